@@ -1,0 +1,3 @@
+"""virnucpro: exact, fast VirNucPro (viral vs non-viral DNA classification)."""
+
+__version__ = "0.1.0"

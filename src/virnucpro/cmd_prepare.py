@@ -1,0 +1,72 @@
+"""`virnucpro prepare`: the original's preparation step as files (chunks, kept frames, proteins)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from virnucpro import __version__
+from virnucpro.atomic import atomic_files, write_atomic
+from virnucpro.errors import ResumeError
+from virnucpro.fasta_out import format_oneline, format_wrapped
+from virnucpro.outputs import OutputPaths
+from virnucpro.prepare import prepare_batch
+from virnucpro.progress import progress_bar
+from virnucpro.seqio import ReadStats, read_batches
+
+log = logging.getLogger("virnucpro")
+
+
+@dataclass
+class PrepareConfig:
+    """Parameters of `virnucpro prepare`."""
+
+    input: str
+    output_dir: Path
+    chunk_size: int = 500
+    threads: int = 1
+    force: bool = False
+    batch_size: int = 16384
+    progress: bool = True
+
+
+def run(cfg: PrepareConfig) -> dict:
+    """Stream the input, write the three FASTA files atomically, return the counts."""
+    out = OutputPaths(Path(cfg.output_dir))
+    _claim_output_dir(out, cfg.force)
+    stats, counts, t0 = ReadStats(), {"chunks": 0, "frames": 0}, time.perf_counter()
+    with atomic_files(out.prepare_files()) as (chunks_fh, nuc_fh, prot_fh), \
+            progress_bar("prepare", "records", enabled=cfg.progress) as bar:
+        for batch in read_batches(cfg.input, cfg.batch_size, stats, cfg.threads):
+            p = prepare_batch(batch, cfg.chunk_size)
+            chunks_fh.write(format_wrapped(p.chunk_ids, p.chunk_seqs))
+            nuc_fh.write(format_oneline(p.frame_ids, p.nucleotides))
+            prot_fh.write(format_oneline(p.frame_ids, p.proteins))
+            counts["chunks"] += len(p.chunk_ids)
+            counts["frames"] += len(p.frame_ids)
+            bar.update(len(batch.ids))
+    seconds = time.perf_counter() - t0
+    summary = {"records": stats.records, "empty_records_skipped": stats.empty, "bases": stats.bases, **counts,
+               "seconds": round(seconds, 3)}
+    _write_run_info(out, cfg, summary)
+    log.info("prepared %d records (%d bp) into %d chunks and %d kept frames in %.1f s -> %s",
+             stats.records - stats.empty, stats.bases, counts["chunks"], counts["frames"], seconds, out.root)
+    return summary
+
+
+def _claim_output_dir(out: OutputPaths, force: bool) -> None:
+    existing = [p.name for p in out.prepare_files() if p.exists()]
+    if existing and not force:
+        raise ResumeError(f"output directory {str(out.root)!r} already holds {', '.join(existing)}: "
+                          "choose another -o/--output-dir or pass --force to overwrite")
+    out.root.mkdir(parents=True, exist_ok=True)
+
+
+def _write_run_info(out: OutputPaths, cfg: PrepareConfig, summary: dict) -> None:
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "progress"}
+    info = {"tool": "virnucpro", "command": "prepare", "version": __version__, "parameters": params,
+            "counts": summary}
+    write_atomic(out.run_info, json.dumps(info, indent=2) + "\n")

@@ -1,0 +1,43 @@
+"""The preparation stage: records -> overlapping chunks -> kept six-frame ORFs (IDs, slices, proteins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from virnucpro.chunking import chunk_bounds, chunk_numbers
+from virnucpro.seqio import RecordBatch
+from virnucpro.translation import STRAND_NAMES, translate_chunks
+
+
+@dataclass
+class PreparedBatch:
+    """Chunks and kept frames of a batch of records, in input, chunk and frame order."""
+
+    ids: list[str]  # record IDs
+    lengths: np.ndarray  # (S,) record lengths
+    chunk_ids: list[str]
+    chunk_seqs: list[str]  # input case, as in the original's chunk file
+    chunk_record: np.ndarray  # (C,) record index of each chunk
+    frame_ids: list[str]
+    frame_chunk: np.ndarray  # (F,) chunk index of each frame
+    nucleotides: list[str]  # (F,) paired nucleotide slices (uppercase)
+    proteins: list[str]  # (F,)
+
+
+def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
+    """Chunk and translate one batch of non-empty records exactly as the original does."""
+    lengths = np.fromiter(map(len, batch.seqs), dtype=np.int64, count=len(batch.seqs))
+    text = "".join(batch.seqs)
+    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)  # (N,)
+    offsets = np.cumsum(lengths) - lengths  # (S,)
+    rec, start, end = chunk_bounds(lengths, chunk_size)
+    gstart, gend = offsets[rec] + start, offsets[rec] + end  # (C,) positions in buf
+    ids = batch.ids
+    chunk_ids = [f"{ids[r]}_chunk_{k}" for r, k in zip(rec.tolist(), chunk_numbers(rec).tolist())]
+    chunk_seqs = [text[a:b] for a, b in zip(gstart.tolist(), gend.tolist())]
+    frames = translate_chunks(buf, gstart, gend)
+    frame_ids = [chunk_ids[c] + STRAND_NAMES[f] for c, f in zip(frames.chunk.tolist(), frames.frame.tolist())]
+    return PreparedBatch(ids, lengths, chunk_ids, chunk_seqs, rec, frame_ids, frames.chunk,
+                         frames.nucleotides, frames.proteins)

@@ -1,0 +1,178 @@
+"""Streaming FASTA/FASTQ input (plain, gz, bz2, xz, zst or stdin) in record batches, validated."""
+
+from __future__ import annotations
+
+import logging
+import lzma
+import os
+import sys
+import zlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from virnucpro.errors import InputError
+
+log = logging.getLogger("virnucpro")
+
+PAIRED_HINT = (
+    "IDs are the first word of each header, so paired reads such as 'r1 1:N:0' and 'r1 2:N:0' "
+    "collide: give every record a unique first word (run each mate file separately, or rename the "
+    "reads, e.g. append /1 and /2)"
+)
+
+
+@dataclass
+class RecordBatch:
+    """A batch of non-empty input records, in input order."""
+
+    ids: list[str]
+    seqs: list[str]
+
+
+@dataclass
+class ReadStats:
+    """Counts gathered while reading."""
+
+    records: int = 0
+    empty: int = 0
+    bases: int = 0
+    empty_ids: list[str] = field(default_factory=list)
+
+
+class DuplicateChecker:
+    """Detects repeated IDs in constant-ish memory: 8 bytes per ID in sorted runs (LSM style).
+
+    Uses Python's 64-bit string hash, stable within one process; a false alarm needs a 64-bit
+    collision between two distinct IDs of the same input (~n^2 / 2^65).
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def add(self, ids: list[str]) -> str | None:
+        """Add a batch of IDs; return the first ID already seen (in this batch or before), or None."""
+        h = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        repeated = order[1:][hs[1:] == hs[:-1]]  # later occurrences within the batch
+        seen_before = [_members(run, h) for run in self._runs]
+        hits = np.concatenate([repeated, *seen_before])
+        if len(hits):
+            return ids[int(hits.min())]
+        self._push(hs)
+        return None
+
+    def _push(self, run: np.ndarray) -> None:
+        self._runs.append(run)
+        while len(self._runs) > 1 and len(self._runs[-1]) >= len(self._runs[-2]):
+            b = self._runs.pop()
+            a = self._runs.pop()
+            self._runs.append(np.sort(np.concatenate([a, b]), kind="mergesort"))
+
+
+def _members(sorted_run: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Indices of `h` whose value occurs in `sorted_run`."""
+    idx = np.searchsorted(sorted_run, h).clip(max=len(sorted_run) - 1)
+    return np.flatnonzero(sorted_run[idx] == h)
+
+
+def record_id(header: str) -> str:
+    """ID = first whitespace-separated token of the header (Biopython's `record.id`)."""
+    parts = header.split(None, 1)
+    return parts[0] if parts else ""
+
+
+def _describe(path: str) -> str:
+    return "standard input" if path == "-" else repr(path)
+
+
+def _check_path(path: str) -> None:
+    if path == "":
+        raise InputError("input path is empty: give a FASTA/FASTQ file (plain, .gz, .bz2, .xz, .zst) or '-' for stdin")
+    if path == "-":
+        return
+    if not os.path.exists(path):
+        raise InputError(f"input file {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ file")
+
+
+def _open_stream(path: str, threads: int):
+    import xopen
+
+    return xopen.xopen(path, "rb", threads=max(0, threads - 1))
+
+
+def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
+    """Translate a parser/decompressor exception into a one-line InputError."""
+    import dnaio
+
+    where = f"after record {n_ok}" if n_ok else "at the start"
+    src = _describe(path)
+    if isinstance(exc, dnaio.exceptions.UnknownFileFormat) or isinstance(exc, UnicodeDecodeError):
+        return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content {where}): "
+                          "give a FASTA/FASTQ file, optionally gz/bz2/xz/zst compressed")
+    if isinstance(exc, dnaio.exceptions.FileFormatError):
+        msg = str(exc).splitlines()[0]
+        return InputError(f"{src} is not valid FASTA/FASTQ ({msg}; {where}): fix or re-export the file")
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "compress" in str(exc).lower() or "stream" in str(exc).lower():
+        return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}; {where}): "
+                          "re-download or re-compress it (check with e.g. `gzip -t`)")
+    return InputError(f"cannot read {src} ({type(exc).__name__}: {exc}; {where}): check the file")
+
+
+def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = None,
+                 threads: int = 1) -> Iterator[RecordBatch]:
+    """Yield batches of validated, non-empty records from `path` ('-' = stdin).
+
+    Raises:
+        InputError: unreadable/non-FASTA input, corrupt compression or duplicate IDs.
+    """
+    import dnaio
+
+    _check_path(path)
+    stats = stats if stats is not None else ReadStats()
+    dups = DuplicateChecker()
+    ids: list[str] = []
+    seqs: list[str] = []
+    try:
+        with _open_stream(path, threads) as raw, dnaio.open(raw) as reader:
+            for rec in reader:
+                stats.records += 1
+                seq = rec.sequence
+                rid = record_id(rec.name)
+                if not seq:
+                    _note_empty(stats, rid)
+                    continue
+                ids.append(rid)
+                seqs.append(seq)
+                if len(ids) >= batch_size:
+                    yield _finish_batch(path, ids, seqs, dups, stats)
+                    ids, seqs = [], []
+    except InputError:
+        raise
+    except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
+        raise _format_error(path, exc, stats.records) from None
+    if ids:
+        yield _finish_batch(path, ids, seqs, dups, stats)
+    if stats.empty:
+        log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
+                    ", ".join(repr(i) for i in stats.empty_ids))
+
+
+def _note_empty(stats: ReadStats, rid: str) -> None:
+    stats.empty += 1
+    if len(stats.empty_ids) < 5:
+        stats.empty_ids.append(rid)
+
+
+def _finish_batch(path: str, ids: list[str], seqs: list[str], dups: DuplicateChecker,
+                  stats: ReadStats) -> RecordBatch:
+    dup = dups.add(ids)
+    if dup is not None:
+        raise InputError(f"duplicate sequence ID {dup!r} in {_describe(path)}: {PAIRED_HINT}")
+    stats.bases += sum(map(len, seqs))
+    return RecordBatch(ids, seqs)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import lzma
 import os
@@ -81,7 +82,7 @@ def _members(sorted_run: np.ndarray, h: np.ndarray) -> np.ndarray:
 def record_id(header: str) -> str:
     """ID = first whitespace-separated token of the header (Biopython's `record.id`)."""
     parts = header.split(None, 1)
-    return parts[0] if parts else ""
+    return parts[0] if parts else ""  # an empty header gives an empty ID, as Biopython does
 
 
 def _describe(path: str) -> str:
@@ -135,37 +136,33 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     _check_path(path)
     stats = stats if stats is not None else ReadStats()
     dups = DuplicateChecker()
-    ids: list[str] = []
-    seqs: list[str] = []
     try:
         with _open_stream(path, threads) as raw, dnaio.open(raw) as reader:
-            for rec in reader:
-                stats.records += 1
-                seq = rec.sequence
-                rid = record_id(rec.name)
-                if not seq:
-                    _note_empty(stats, rid)
-                    continue
-                ids.append(rid)
-                seqs.append(seq)
-                if len(ids) >= batch_size:
+            records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
+            while recs := list(itertools.islice(records, batch_size)):
+                stats.records += len(recs)
+                ids = [record_id(r.name) for r in recs]
+                seqs = [r.sequence for r in recs]
+                if not all(seqs):
+                    ids, seqs = _drop_empty(ids, seqs, stats)
+                if ids:
                     yield _finish_batch(path, ids, seqs, dups, stats)
-                    ids, seqs = [], []
     except InputError:
         raise
     except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
         raise _format_error(path, exc, stats.records) from None
-    if ids:
-        yield _finish_batch(path, ids, seqs, dups, stats)
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
                     ", ".join(repr(i) for i in stats.empty_ids))
 
 
-def _note_empty(stats: ReadStats, rid: str) -> None:
-    stats.empty += 1
-    if len(stats.empty_ids) < 5:
-        stats.empty_ids.append(rid)
+def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list[str], list[str]]:
+    """Remove empty records (the original crashes on them), counting them and keeping a few IDs to report."""
+    empty = [i for i, s in zip(ids, seqs) if not s]
+    stats.empty += len(empty)
+    stats.empty_ids += empty[: 5 - len(stats.empty_ids)]
+    kept = [(i, s) for i, s in zip(ids, seqs) if s]
+    return [i for i, _ in kept], [s for _, s in kept]
 
 
 def _finish_batch(path: str, ids: list[str], seqs: list[str], dups: DuplicateChecker,

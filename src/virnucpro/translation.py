@@ -6,8 +6,9 @@ f, f+3, ... while i <= len-3; a codon containing anything but ACGT translates to
 a frame is kept iff its protein is non-empty and has no '*'; the paired nucleotide slice of frame
 n (1..3) on strand t is t[n-1 : n + 3*len(protein)], clipped.
 
-Work is O(total bases): stop and validity counts per frame come from per-residue-class prefix sums
-over one concatenated buffer; only kept frames are materialised.
+Work is O(total bases) in numpy: every position p of one concatenated buffer gets a codon class
+(p..p+2); per-frame stop/valid counts come from prefix sums over positions of equal residue mod 3;
+proteins are plain string slices of per-residue-class translations.
 """
 
 from __future__ import annotations
@@ -16,30 +17,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BASES = "TCAG"
 AMINO = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # standard code, TCAG order
 STRAND_NAMES = ("F1", "F2", "F3", "R1", "R2", "R3")
+DROPPED = "#"  # placeholder for codons with non-ACGT characters (they translate to nothing)
+VALID, FSTOP, RSTOP = 1, 2, 4  # codon flag bits
 
 
-def _luts() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _luts() -> tuple[np.ndarray, ...]:
+    """Lookup tables: UPPER, CODE (A0 C1 G2 T3 else 4), COMP, and per 5-ary codon (25a+5b+c): FLAGS, FAA, RAA."""
     upper = np.arange(256, dtype=np.uint8)
     upper[ord("a"):ord("z") + 1] -= 32
-    code = np.full(256, 4, dtype=np.uint8)  # A0 C1 G2 T3, anything else 4 (invalid)
+    code = np.full(256, 4, dtype=np.uint8)
     for i, b in enumerate("ACGT"):
         code[ord(b)] = i
     comp = np.arange(256, dtype=np.uint8)
     for a, b in ("AT", "TA", "CG", "GC"):
         comp[ord(a)] = ord(b)
-    aa = np.zeros(64, dtype=np.uint8)  # index 16*c1 + 4*c2 + c3 with A0 C1 G2 T3
-    for i1, b1 in enumerate(BASES):
-        for i2, b2 in enumerate(BASES):
-            for i3, b3 in enumerate(BASES):
-                idx = 16 * "ACGT".index(b1) + 4 * "ACGT".index(b2) + "ACGT".index(b3)
-                aa[idx] = ord(AMINO[16 * i1 + 4 * i2 + i3])
-    return upper, code, comp, aa
+    table = {x + y + z: AMINO[16 * i + 4 * j + k] for i, x in enumerate("TCAG") for j, y in enumerate("TCAG")
+             for k, z in enumerate("TCAG")}
+    flags = np.zeros(125, np.uint8)
+    faa = np.full(125, ord(DROPPED), np.uint8)
+    raa = np.full(125, ord(DROPPED), np.uint8)
+    for a in range(4):
+        for b in range(4):
+            for c in range(4):
+                idx = 25 * a + 5 * b + c
+                fwd = table["ACGT"[a] + "ACGT"[b] + "ACGT"[c]]
+                rev = table["TGCA"[c] + "TGCA"[b] + "TGCA"[a]]  # reverse complement of the same 3 bases
+                faa[idx], raa[idx] = ord(fwd), ord(rev)
+                flags[idx] = VALID | (FSTOP if fwd == "*" else 0) | (RSTOP if rev == "*" else 0)
+    return upper, code, comp, flags, faa, raa
 
 
-UPPER, CODE, COMP, AA = _luts()
+UPPER, CODE, COMP, FLAGS, FAA, RAA = _luts()
 
 
 @dataclass
@@ -53,16 +63,33 @@ class Frames:
 
 
 def _class_cumsum(x: np.ndarray) -> np.ndarray:
-    """Inclusive prefix sum over positions of the same residue mod 3: out[p] = sum x[q], q<=p, q≡p (3)."""
-    n = len(x)
-    pad = np.zeros(-(-n // 3) * 3, dtype=np.int32)
-    pad[:n] = x
-    return pad.reshape(-1, 3).cumsum(axis=0, dtype=np.int32).ravel()[:n]
+    """Prefix sums per residue class: out[r, i] = sum of x[3j + r] for j <= i. Shape (3, ceil(N/3))."""
+    k = -(-len(x) // 3)
+    rows = np.zeros((3, k), dtype=np.int64)  # row r holds x[r::3], contiguous so cumsum is fast
+    for r in range(3):
+        xr = x[r::3]
+        rows[r, :len(xr)] = xr
+    return rows.cumsum(axis=1, out=rows)
 
 
-def _range_count(csum: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of x over lo, lo+3, ..., hi (hi ≡ lo mod 3, hi >= lo)."""
-    return csum[hi] - csum[lo] + x[lo]
+def _range_sum(csum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of x over lo, lo+3, ..., hi (hi ≡ lo mod 3, hi >= lo) from `_class_cumsum(x)`."""
+    r = lo % 3
+    before = np.where(lo >= 3, csum[r, np.maximum(lo // 3 - 1, 0)], 0)
+    return csum[r, hi // 3] - before
+
+
+def _frame_counts(flags: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Valid codons, forward stops and reverse stops over positions lo, lo+3, ..., hi (elementwise)."""
+    bits = max(1, int(len(flags) // 3 + 2).bit_length())
+    if 3 * bits <= 62:  # one prefix-sum pass over three packed counters
+        spread = np.zeros(8, np.int64)  # flag bits -> one counter field each
+        for v in range(8):
+            spread[v] = (v & VALID) + ((v & FSTOP) >> 1 << bits) + ((v & RSTOP) >> 2 << 2 * bits)
+        total = _range_sum(_class_cumsum(spread[flags]), lo, hi)
+        mask = (1 << bits) - 1
+        return total & mask, (total >> bits) & mask, total >> 2 * bits
+    return tuple(_range_sum(_class_cumsum((flags & f) > 0), lo, hi) for f in (VALID, FSTOP, RSTOP))
 
 
 def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Frames:
@@ -73,59 +100,51 @@ def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Fra
         start, end: (C,) int64 chunk boundaries in `buf`, end - start >= 1.
     """
     up = UPPER[buf]  # (N,)
-    code = np.concatenate([CODE[up], np.full(2, 4, np.uint8)]).astype(np.int16)  # (N+2,)
-    valid = ((code[:-2] < 4) & (code[1:-1] < 4) & (code[2:] < 4)).astype(np.int32)  # (N,) codon at p is ACGT-only
-    c = np.minimum(code, 3)
-    fidx = 16 * c[:-2] + 4 * c[1:-1] + c[2:]  # (N,) forward codon p..p+2
-    ridx = 16 * (3 - c[2:]) + 4 * (3 - c[1:-1]) + (3 - c[:-2])  # (N,) reverse-strand codon over p..p+2
-    fstop = valid * (AA[fidx] == ord("*"))
-    rstop = valid * (AA[ridx] == ord("*"))
-    cv, cf, cr = _class_cumsum(valid), _class_cumsum(fstop), _class_cumsum(rstop)
+    code = np.concatenate([CODE[up], np.full(2, 4, np.uint8)])  # (N+2,) two invalid sentinels
+    codon = 25 * code[:-2] + 5 * code[1:-1] + code[2:]  # (N,) 5-ary codon of p..p+2, fits uint8 (<125)
+    flags = FLAGS[codon]  # (N,)
 
     lc = (end - start)[:, None]  # (C,1)
     f = np.arange(3)[None, :]  # (1,3)
-    m = np.maximum((lc - f) // 3, 0)  # (C,3) codons per frame
-    has = m > 0
-    # forward frame f: positions start+f ... start+f+3(m-1); reverse: end-3-f-3(m-1) ... end-3-f
-    f_lo = np.where(has, start[:, None] + f, 0)
-    f_hi = np.where(has, f_lo + 3 * (m - 1), 0)
-    r_hi = np.where(has, end[:, None] - 3 - f, 0)
-    r_lo = np.where(has, r_hi - 3 * (m - 1), 0)
-    lo = np.concatenate([f_lo, r_lo], axis=1)  # (C,6)
-    hi = np.concatenate([f_hi, r_hi], axis=1)
-    n_aa = np.where(np.concatenate([has, has], 1), _range_count(cv, valid, lo, hi), 0)  # (C,6) protein length
-    n_stop = np.concatenate([_range_count(cf, fstop, f_lo, f_hi), _range_count(cr, rstop, r_lo, r_hi)], 1)
-    keep = (n_aa > 0) & (n_stop == 0)
+    m = np.maximum((lc - f) // 3, 0)  # (C,3) codon count per frame
+    has = np.concatenate([m > 0, m > 0], axis=1)  # (C,6)
+    # forward frame f reads start+f ... start+f+3(m-1); reverse frame f reads end-3-f down to end-3-f-3(m-1)
+    f_lo = start[:, None] + f
+    r_hi = end[:, None] - 3 - f
+    lo = np.where(has, np.concatenate([f_lo, r_hi - 3 * (m - 1)], 1), 0)  # (C,6) lowest position read
+    hi = np.where(has, np.concatenate([f_lo + 3 * (m - 1), r_hi], 1), 0)  # (C,6) highest position read
+    n_valid, n_fstop, n_rstop = _frame_counts(flags, lo, hi)
+    n_stop = np.concatenate([n_fstop[:, :3], n_rstop[:, 3:]], axis=1)
+    keep = has & (n_valid > 0) & (n_stop == 0)
     chunk, frame = np.nonzero(keep)  # row-major: chunk order, then F1..R3
-    return _materialise(up, valid, fidx, ridx, start, end, lo, hi, chunk, frame, n_aa[chunk, frame])
-
-
-def _materialise(up, valid, fidx, ridx, start, end, lo, hi, chunk, frame, plen) -> Frames:
-    """Build protein strings and paired nucleotide slices of the kept frames."""
-    lo_k, hi_k = lo[chunk, frame], hi[chunk, frame]
-    reverse = frame >= 3
-    ncod = (hi_k - lo_k) // 3 + 1  # (F,) codon positions per kept frame
-    offs = np.cumsum(ncod) - ncod
-    step = np.arange(int(ncod.sum())) - np.repeat(offs, ncod)  # codon index inside its frame
-    rev_rep = np.repeat(reverse, ncod)
-    pos = np.where(rev_rep, np.repeat(hi_k, ncod) - 3 * step, np.repeat(lo_k, ncod) + 3 * step)  # reading order
-    ok = valid[pos].astype(bool)
-    aa = AA[np.where(rev_rep, ridx[pos], fidx[pos])[ok]].tobytes().decode("ascii")
-    proteins = _split(aa, plen)
-
-    fnum = frame % 3
-    lc = end[chunk] - start[chunk]
-    stop = np.minimum(lc, fnum + 1 + 3 * plen)  # slice t[f : f+1+3*plen] clipped at len
-    fwd_text = up.tobytes().decode("ascii")
-    rc_text = COMP[up][::-1].tobytes().decode("ascii")  # rc_text[N-1-g] = comp(up[g])
-    n = len(up)
-    a = np.where(reverse, n - end[chunk] + fnum, start[chunk] + fnum)
-    b = np.where(reverse, n - end[chunk] + stop, start[chunk] + stop)
-    nucleotides = [(rc_text if r else fwd_text)[i:j] for r, i, j in zip(reverse.tolist(), a.tolist(), b.tolist())]
+    proteins = _proteins(codon, lo[chunk, frame], hi[chunk, frame], frame >= 3, n_valid[chunk, frame] < (
+        (hi[chunk, frame] - lo[chunk, frame]) // 3 + 1))
+    nucleotides = _slices(up, start[chunk], end[chunk], frame, np.fromiter(map(len, proteins), np.int64, len(proteins)))
     return Frames(chunk, frame, proteins, nucleotides)
 
 
-def _split(text: str, lengths: np.ndarray) -> list[str]:
-    ends = np.cumsum(lengths).tolist()
-    starts = [0] + ends[:-1]
-    return [text[i:j] for i, j in zip(starts, ends)]
+def _proteins(codon: np.ndarray, lo: np.ndarray, hi: np.ndarray, reverse: np.ndarray,
+              has_dropped: np.ndarray) -> list[str]:
+    """Protein of each kept frame as a slice of its residue class's translation (reverse: read backwards)."""
+    fwd = [FAA[codon[r::3]].tobytes().decode("ascii") for r in range(3)]  # fwd[r][i] = aa of codon at 3i+r
+    rev = [RAA[codon[r::3]][::-1].tobytes().decode("ascii") for r in range(3)]  # reversed reading order
+    k = [len(s) for s in fwd]
+    out = []
+    for l, h, is_rev, dropped in zip(lo.tolist(), hi.tolist(), reverse.tolist(), has_dropped.tolist()):
+        r = l % 3
+        p = rev[r][k[r] - 1 - h // 3:k[r] - l // 3] if is_rev else fwd[r][l // 3:h // 3 + 1]
+        out.append(p.replace(DROPPED, "") if dropped else p)
+    return out
+
+
+def _slices(up: np.ndarray, start: np.ndarray, end: np.ndarray, frame: np.ndarray, plen: np.ndarray) -> list[str]:
+    """Paired nucleotide slice t[f : f+1+3*len(protein)] (clipped) on the frame's strand."""
+    n = len(up)
+    fnum = frame % 3
+    stop = np.minimum(end - start, fnum + 1 + 3 * plen)
+    reverse = frame >= 3
+    fwd_text = up.tobytes().decode("ascii")
+    rc_text = COMP[up][::-1].tobytes().decode("ascii")  # rc_text[n-1-g] = complement(up[g])
+    a = np.where(reverse, n - end + fnum, start + fnum)
+    b = np.where(reverse, n - end + stop, start + stop)
+    return [(rc_text if r else fwd_text)[i:j] for r, i, j in zip(reverse.tolist(), a.tolist(), b.tolist())]

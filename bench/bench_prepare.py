@@ -1,0 +1,92 @@
+"""Benchmark `virnucpro prepare` (parse + chunk + translate + write, one core) against a plain per-codon
+Python implementation of the same rules, in the same process.
+
+Usage: python bench/bench_prepare.py [--reads 1000000] [--contigs 200000] [--out bench/results/prepare.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def time_prepare(path: Path, out: Path, cs: int) -> float:
+    from virnucpro.cmd_prepare import PrepareConfig, run
+
+    t0 = time.perf_counter()
+    run(PrepareConfig(input=str(path), output_dir=out, chunk_size=cs, force=True, progress=False))
+    return time.perf_counter() - t0
+
+
+def time_baseline(path: Path, cs: int, max_records: int) -> tuple[float, int]:
+    """Per-codon reference on the first `max_records` records, writing the same three files."""
+    from virnucpro.fasta_out import format_oneline, format_wrapped
+    from virnucpro.reference_prepare import prepare_records
+    from virnucpro.seqio import read_batches
+
+    records, bases = [], 0
+    for b in read_batches(str(path), 10000):
+        records += zip(b.ids, b.seqs)
+        if len(records) >= max_records:
+            break
+    records = records[:max_records]
+    bases = sum(len(s) for _, s in records)
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        for chunks, frames in prepare_records(records, cs):
+            sink.write(format_wrapped([c[0] for c in chunks], [c[1] for c in chunks]))
+            sink.write(format_oneline([f[0] for f in frames], [f[1] for f in frames]))
+            sink.write(format_oneline([f[0] for f in frames], [f[2] for f in frames]))
+    return time.perf_counter() - t0, bases
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reads", type=int, default=1_000_000)
+    ap.add_argument("--contigs", type=int, default=200_000)
+    ap.add_argument("--baseline-records", type=int, default=20_000)
+    ap.add_argument("--out", type=Path, default=Path("bench/results/prepare.json"))
+    args = ap.parse_args()
+    from virnucpro.synthetic import write_contigs, write_reads
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, writer, n, cs in [("W150 reads", write_reads, args.reads, 500),
+                                    ("W500 contigs", write_contigs, args.contigs, 500)]:
+            src = tmp / f"{name.split()[0]}.fa"
+            bases = writer(src, n)
+            sec = time_prepare(src, tmp / "out", cs)
+            base_sec, base_bases = time_baseline(src, cs, args.baseline_records)
+            ours, base = bases / sec / 1e6, base_bases / base_sec / 1e6
+            rows.append({"workload": name, "records": n, "bases": bases, "seconds": round(sec, 3),
+                         "mbp_per_s": round(ours, 2), "baseline_mbp_per_s": round(base, 3),
+                         "speedup": round(ours / base, 1)})
+    print(f"{'workload':14} {'records':>9} {'Mbp/s':>7} {'baseline':>9} {'speedup':>8}")
+    for r in rows:
+        print(f"{r['workload']:14} {r['records']:>9} {r['mbp_per_s']:>7} {r['baseline_mbp_per_s']:>9} "
+              f"{r['speedup']:>7}x")
+    result = {"benchmark": "prepare", "device": f"CPU ({platform.processor() or platform.machine()}, 1 core used)",
+              "python": platform.python_version(), "commit": _commit(),
+              "command": "python bench/bench_prepare.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in
+                                                                   vars(args).items() if k != "out"),
+              "results": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

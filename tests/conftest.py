@@ -1,0 +1,39 @@
+"""Shared fixtures: paths to golden data and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "data" / "vanilla_prep"
+
+
+@pytest.fixture
+def golden_dir() -> Path:
+    return GOLDEN
+
+
+def read_fasta(path: Path) -> list[tuple[str, str]]:
+    """Tiny FASTA reader for comparing outputs (records as (header, joined sequence))."""
+    recs: list[tuple[str, str]] = []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(">"):
+            recs.append((line[1:], ""))
+        elif recs:
+            recs[-1] = (recs[-1][0], recs[-1][1] + line)
+    return recs
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `virnucpro ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from virnucpro.cli import main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run

@@ -1,0 +1,145 @@
+"""Input handling: compression, stdin, FASTQ, and one-line errors (exit 2) for bad input."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import subprocess
+import sys
+
+import pytest
+
+from virnucpro.seqio import DuplicateChecker, read_batches
+
+FASTA = ">a desc\nATGAAACCCGGG\n>b\nTTTGGGCCCAAA\n"
+
+
+def _prepare(run_cli, path, out):
+    return run_cli("prepare", path, "-o", out)
+
+
+@pytest.mark.parametrize("suffix,compress", [(".fa", lambda b: b), (".fa.gz", gzip.compress),
+                                             (".fa.bz2", bz2.compress), (".fa.xz", lzma.compress)])
+def test_compressed_inputs(tmp_path, run_cli, suffix, compress):
+    src = tmp_path / f"in{suffix}"
+    src.write_bytes(compress(FASTA.encode()))
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    assert code == 0, err
+    assert (tmp_path / "o" / "chunks.fa").read_text() == ">a_chunk_1\nATGAAACCCGGG\n>b_chunk_1\nTTTGGGCCCAAA\n"
+
+
+def test_zstd_input(tmp_path, run_cli):
+    zstandard = pytest.importorskip("zstandard")
+    src = tmp_path / "in.fa.zst"
+    src.write_bytes(zstandard.ZstdCompressor().compress(FASTA.encode()))
+    assert _prepare(run_cli, src, tmp_path / "o")[0] == 0
+
+
+def test_gzipped_fastq_on_stdin_via_python_m(tmp_path):
+    fq = "@a 1:N\nATGAAACCCGGG\n+\nIIIIIIIIIIII\n@b\nTTTGGGCCCAAA\n+\nIIIIIIIIIIII\n"
+    proc = subprocess.run([sys.executable, "-m", "virnucpro", "prepare", "-", "-o", str(tmp_path / "o")],
+                          input=gzip.compress(fq.encode()), capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "chunks.fa").read_text().startswith(">a_chunk_1\nATGAAACCCGGG\n")
+
+
+def test_version():
+    proc = subprocess.run([sys.executable, "-m", "virnucpro", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("virnucpro ")
+
+
+def _assert_clean_failure(code, err, out_dir, *needles):
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("virnucpro: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert not (out_dir / "chunks.fa").exists()  # nothing that looks complete
+    assert not list(out_dir.glob("*.fa*")) if out_dir.exists() else True
+
+
+def test_binary_file(tmp_path, run_cli):
+    src = tmp_path / "x.fa"
+    src.write_bytes(bytes(range(256)) * 4)
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "x.fa", "not a FASTA or FASTQ")
+
+
+def test_html_file(tmp_path, run_cli):
+    src = tmp_path / "page.fa"
+    src.write_text("<!DOCTYPE html>\n<html><body>Not Found</body></html>\n")
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "page.fa", "line 1")
+
+
+def test_empty_path_and_missing_file(tmp_path, run_cli):
+    code, _, err = _prepare(run_cli, "", tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "input path is empty")
+    code, _, err = _prepare(run_cli, tmp_path / "nope.fa", tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "nope.fa", "does not exist")
+
+
+def test_duplicate_ids_paired_reads(tmp_path, run_cli):
+    src = tmp_path / "pairs.fq"
+    src.write_text("@r1 1:N:0:1\nACGT\n+\nIIII\n@r1 2:N:0:1\nACGA\n+\nIIII\n")
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "duplicate sequence ID 'r1'", "pairs.fq", "paired reads", "/1")
+
+
+def test_duplicate_ids_across_batches():
+    d = DuplicateChecker()
+    for k in range(40):
+        assert d.add([f"id{k}_{i}" for i in range(100)]) is None
+    assert d.add(["new", "id7_3"]) == "id7_3"
+    assert d.add(["x", "y", "x"]) == "x"
+
+
+def test_truncated_gzip(tmp_path, run_cli):
+    src = tmp_path / "t.fa.gz"
+    data = gzip.compress((">r\n" + "ACGT" * 50 + "\n").encode() * 2000)
+    src.write_bytes(data[: len(data) // 2])
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "t.fa.gz", "truncated or corrupt")
+
+
+def test_malformed_fastq(tmp_path, run_cli):
+    src = tmp_path / "bad.fq"
+    src.write_text("@r1\nACGT\n+\nIII\n")
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    _assert_clean_failure(code, err, tmp_path / "o", "bad.fq", "line")
+
+
+def test_empty_records_skipped_with_warning(tmp_path, run_cli):
+    src = tmp_path / "e.fa"
+    src.write_text(">a\n>b\nATG\n>c\n\n")
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    assert code == 0
+    assert "skipped 2 empty record(s)" in err and "'a'" in err
+    assert (tmp_path / "o" / "chunks.fa").read_text() == ">b_chunk_1\nATG\n"
+    import json
+    assert json.loads((tmp_path / "o" / "run_info.json").read_text())["counts"]["empty_records_skipped"] == 2
+
+
+def test_empty_input_gives_empty_outputs(tmp_path, run_cli):
+    src = tmp_path / "empty.fa"
+    src.write_text("")
+    code, _, err = _prepare(run_cli, src, tmp_path / "o")
+    assert code == 0, err
+    for name in ("chunks.fa", "identified_nucleotide.fa", "identified_protein.faa"):
+        assert (tmp_path / "o" / name).read_text() == ""
+
+
+def test_batches_stream_in_order(tmp_path):
+    src = tmp_path / "many.fa"
+    src.write_text("".join(f">r{i}\nACGT\n" for i in range(1000)))
+    batches = list(read_batches(str(src), batch_size=300))
+    assert [len(b.ids) for b in batches] == [300, 300, 300, 100]
+    assert batches[-1].ids[-1] == "r999"
+
+
+def test_bad_chunk_size(tmp_path, run_cli):
+    with pytest.raises(SystemExit) as e:
+        run_cli("prepare", "x.fa", "-o", tmp_path, "--chunk-size", "0")
+    assert e.value.code == 2

@@ -1,0 +1,95 @@
+"""DNABERT-2 / DNABERT-S (MosaicBERT: post-LN, ALiBi, gated GELU) over packed batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from virnucpro.models.attention import alibi_slopes, packed_attention
+from virnucpro.models.packing import PackedBatch, segment_mean
+
+
+@dataclass(frozen=True)
+class DnaBertConfig:
+    """Architecture fields of DNABERT's config.json."""
+
+    vocab_size: int = 4096
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DnaBertConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+DNABERT_S = DnaBertConfig()
+
+
+class BertLayer(nn.Module):
+    """Post-LN layer: LN(x + attn(x)), then LN(x + wo(gelu(g1) * g2))."""
+
+    def __init__(self, cfg: DnaBertConfig) -> None:
+        super().__init__()
+        d, i = cfg.hidden_size, cfg.intermediate_size
+        self.heads, self.head_dim = cfg.num_attention_heads, cfg.head_dim
+        self.Wqkv = nn.Linear(d, 3 * d)  # q | k | v, heads contiguous inside each
+        self.attn_out = nn.Linear(d, d)
+        self.attn_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.gated = nn.Linear(d, 2 * i, bias=False)  # [GELU input | linear gate]
+        self.wo = nn.Linear(i, d)
+        self.mlp_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.inner = i
+
+    def forward(self, x: torch.Tensor, batch: PackedBatch, slopes: torch.Tensor, backend: str) -> torch.Tensor:
+        T, d = x.shape
+        q, k, v = self.Wqkv(x).view(T, 3, self.heads, self.head_dim).unbind(1)  # each (T, H, Dh)
+        a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=self.head_dim ** -0.5,
+                             slopes=slopes, backend=backend, seq_id=batch.seq_id)  # (T, H, Dh)
+        x = self.attn_norm(self.attn_out(a.reshape(T, d)) + x)
+        g = self.gated(x)  # (T, 2I)
+        h = F.gelu(g[:, : self.inner]) * g[:, self.inner:]  # exact GELU on the FIRST half
+        return self.mlp_norm(self.wo(h) + x)
+
+
+class DnaBert(nn.Module):
+    """DNABERT encoder; `forward` returns the mean of the last layer over all tokens ([CLS]..[SEP])."""
+
+    def __init__(self, cfg: DnaBertConfig = DNABERT_S) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.emb_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.layers = nn.ModuleList(BertLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.attention_backend = "auto"
+        self._slopes: dict[torch.device, torch.Tensor] = {}  # fp32 always: not a buffer, so .half() can't round it
+
+    def slopes(self, device: torch.device) -> torch.Tensor:
+        """(H,) fp32 ALiBi slopes on `device`."""
+        if device not in self._slopes:
+            self._slopes[device] = torch.tensor(alibi_slopes(self.cfg.num_attention_heads), device=device)
+        return self._slopes[device]
+
+    def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
+        """Last-layer states of every token (no final LN beyond the per-layer post-LNs). (T, D)"""
+        # token type 0 for every token: its learned row is added everywhere; no position embeddings (ALiBi)
+        x = self.emb_norm(self.word_embeddings(batch.tokens) + self.token_type_embeddings.weight[0])
+        slopes = self.slopes(x.device)
+        for layer in self.layers:
+            x = layer(x, batch, slopes, self.attention_backend)
+        return x
+
+    def forward(self, batch: PackedBatch) -> torch.Tensor:
+        """(N, D) fp32 mean over all tokens of each sequence."""
+        return segment_mean(self.hidden_states(batch), batch.seq_id, batch.num_seqs)

@@ -1,0 +1,145 @@
+"""Load ESM-2 and DNABERT-S from their published on-disk formats, strictly, by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from virnucpro.errors import ModelError
+from virnucpro.models.dna_tokenizer import DnaTokenizer
+from virnucpro.models.dnabert import DnaBert, DnaBertConfig
+from virnucpro.models.esm2 import ESM2, PRESETS, ESM2Config
+from virnucpro.models.safe_pickle import Record, safe_load
+from virnucpro.models.weights import NameMap, find_weight_file, load_strict, read_state_file, remap
+
+_ESM_LAYER = {  # our name <- (fair-esm name, HF name)
+    "attn_norm.{w}": ("self_attn_layer_norm.{w}", "attention.LayerNorm.{w}"),
+    "out_proj.{w}": ("self_attn.out_proj.{w}", "attention.output.dense.{w}"),
+    "ffn_norm.{w}": ("final_layer_norm.{w}", "LayerNorm.{w}"),
+    "fc1.{w}": ("fc1.{w}", "intermediate.dense.{w}"),
+    "fc2.{w}": ("fc2.{w}", "output.dense.{w}"),
+}
+_QKV = {0: ("q_proj", "query"), 1: ("k_proj", "key"), 2: ("v_proj", "value")}
+
+
+def _esm_rules(hf: bool) -> dict[str, tuple[str, int | None]]:
+    lp = "encoder.layer.{}." if hf else "layers.{}."
+    rules: dict[str, tuple[str, int | None]] = {
+        ("embeddings.word_embeddings.weight" if hf else "embed_tokens.weight"): ("embed_tokens.weight", None),
+        lp + ("attention.self.rotary_embeddings.inv_freq" if hf else "self_attn.rot_emb.inv_freq"):
+            ("layers.{}.inv_freq", None),
+    }
+    for w in ("weight", "bias"):
+        rules[("encoder.emb_layer_norm_after." if hf else "emb_layer_norm_after.") + w] = (f"final_norm.{w}", None)
+        for ours, (fair, hfn) in _ESM_LAYER.items():
+            rules[lp + (hfn if hf else fair).format(w=w)] = ("layers.{}." + ours.format(w=w), None)
+        for part, (fair, hfn) in _QKV.items():
+            rules[lp + (f"attention.self.{hfn}.{w}" if hf else f"self_attn.{fair}.{w}")] = (f"layers.{{}}.qkv.{w}", part)
+    return rules
+
+
+ESM_HF_NAMES = NameMap(_esm_rules(hf=True), strip_prefixes=("esm.",),
+                       ignore=(r"^lm_head\.", r"contact_head\.", r"position_ids$", r"position_embeddings\.",
+                               r"^pooler\."))
+ESM_FAIR_NAMES = NameMap(_esm_rules(hf=False), strip_prefixes=("encoder.sentence_encoder.", "encoder."),
+                         ignore=(r"^lm_head\.", r"^contact_head\.", r"^regression\."))
+
+_BERT_LAYER = {
+    "Wqkv.{w}": "attention.self.Wqkv.{w}", "attn_out.{w}": "attention.output.dense.{w}",
+    "attn_norm.{w}": "attention.output.LayerNorm.{w}", "wo.{w}": "mlp.wo.{w}", "mlp_norm.{w}": "mlp.layernorm.{w}",
+}
+DNABERT_NAMES = NameMap(
+    {"embeddings.word_embeddings.weight": ("word_embeddings.weight", None),
+     "embeddings.token_type_embeddings.weight": ("token_type_embeddings.weight", None),
+     "embeddings.LayerNorm.weight": ("emb_norm.weight", None), "embeddings.LayerNorm.bias": ("emb_norm.bias", None),
+     "encoder.layer.{}.mlp.gated_layers.weight": ("layers.{}.gated.weight", None),
+     **{"encoder.layer.{}." + src.format(w=w): ("layers.{}." + dst.format(w=w), None)
+        for dst, src in _BERT_LAYER.items() for w in ("weight", "bias")}},
+    strip_prefixes=("bert.",),
+    ignore=(r"^cls\.", r"^pooler\.", r"position_ids$", r"token_type_ids$"),
+)
+
+FAIR_ESM_RECORDS = {"argparse.Namespace", "omegaconf.", "typing.Any", "builtins.dict", "builtins.list",
+                    "fairseq.", "pathlib.PosixPath"}
+
+
+def _on_meta(cls, cfg):
+    with torch.device("meta"):
+        return cls(cfg)
+
+
+def load_esm(path: Path) -> ESM2:
+    """ESM-2 from an HF directory (EsmModel/EsmForMaskedLM) or a fair-esm `esm2_*.pt` file, in fp32."""
+    path = Path(path)
+    if path.is_dir():
+        cfg = _esm_config_from_hf(path)
+        state, unexpected = remap(read_state_file(find_weight_file(path)), ESM_HF_NAMES, f"ESM-2 weights in {path}")
+    elif path.is_file():
+        obj = safe_load(path, FAIR_ESM_RECORDS)
+        if not isinstance(obj, dict) or "model" not in obj:
+            raise ModelError(f"{str(path)!r} is not a fair-esm checkpoint (no 'model' entry)")
+        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}")
+        cfg = _esm_config_from_state(state, obj.get("cfg"), path)
+    else:
+        raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
+                         "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
+    return load_strict(_on_meta(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}").eval()
+
+
+def _esm_config_from_hf(path: Path) -> ESM2Config:
+    try:
+        c = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): not a complete ESM-2 directory") from None
+    if c.get("position_embedding_type", "rotary") != "rotary" or c.get("emb_layer_norm_before"):
+        raise ModelError(f"{str(path)!r} is not an ESM-2 model (needs rotary positions, no embedding LayerNorm)")
+    return ESM2Config(num_layers=c["num_hidden_layers"], embed_dim=c["hidden_size"],
+                      attention_heads=c["num_attention_heads"], vocab_size=c.get("vocab_size", 33),
+                      layer_norm_eps=c.get("layer_norm_eps", 1e-5), token_dropout=c.get("token_dropout", True))
+
+
+def _esm_config_from_state(state: dict, cfg_obj, path: Path) -> ESM2Config:
+    """Layers and width from tensor shapes; heads from the checkpoint's config or the preset table."""
+    layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("layers.")), default=-1)
+    vocab, dim = state["embed_tokens.weight"].shape
+    heads = _cfg_field(cfg_obj, "encoder_attention_heads")
+    if heads is None:
+        match = [c for c in PRESETS.values() if (c.num_layers, c.embed_dim) == (layers, dim)]
+        if not match:
+            raise ModelError(f"{str(path)!r}: cannot tell the number of attention heads (no readable config, "
+                             f"no preset with {layers} layers x {dim}): use the Hugging Face format instead")
+        heads = match[0].attention_heads
+    return ESM2Config(num_layers=layers, embed_dim=dim, attention_heads=int(heads), vocab_size=vocab)
+
+
+def _cfg_field(cfg_obj, name: str):
+    """Read cfg['model'].<name> from a fair-esm config stored as dicts or inert Records."""
+    model = cfg_obj.get("model") if isinstance(cfg_obj, dict) else None
+    for holder in (model, getattr(model, "state", None), getattr(model, "kwargs", None)):
+        if isinstance(holder, dict) and name in holder:
+            return holder[name]
+    if isinstance(model, Record) and isinstance(model.state, dict):
+        content = model.state.get("_content")
+        if isinstance(content, dict) and name in content:
+            node = content[name]
+            return node.state.get("_val") if isinstance(node, Record) and isinstance(node.state, dict) else node
+    return None
+
+
+def load_dnabert(path: Path) -> tuple[DnaBert, DnaTokenizer]:
+    """DNABERT-S (or DNABERT-2) from its HF directory: config.json, weights, tokenizer.json."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"DNABERT-S model {str(path)!r} not found: give its directory or a Hugging Face id such "
+                         "as zhihan1996/DNABERT-S")
+    try:
+        cfg = DnaBertConfig.from_json(json.loads((path / "config.json").read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): incomplete DNABERT-S directory") from None
+    if not (path / "tokenizer.json").exists():
+        raise ModelError(f"no tokenizer.json in {str(path)!r}: incomplete DNABERT-S directory (virnucpro download)")
+    state, unexpected = remap(read_state_file(find_weight_file(path)), DNABERT_NAMES, f"DNABERT weights in {path}")
+    model = load_strict(_on_meta(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}").eval()
+    return model, DnaTokenizer(path / "tokenizer.json")

@@ -1,0 +1,80 @@
+"""Packed variable-length batches: one flat token tensor plus `cu_seqlens`, no padding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+
+@dataclass
+class PackedBatch:
+    """Sequences laid end to end.
+
+    tokens: (T,) int64 token ids.
+    seq_id: (T,) int64 index of each token's sequence.
+    pos: (T,) int64 position of each token inside its sequence (0 = first token).
+    cu_seqlens: (N+1,) int32 cumulative lengths, cu_seqlens[0] = 0.
+    lengths: (N,) int64 tokens per sequence.
+    max_len: longest sequence (python int, kernels need it on the host).
+    """
+
+    tokens: torch.Tensor
+    seq_id: torch.Tensor
+    pos: torch.Tensor
+    cu_seqlens: torch.Tensor
+    lengths: torch.Tensor
+    max_len: int
+
+    @property
+    def num_seqs(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "PackedBatch":
+        mv = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
+        return PackedBatch(mv(self.tokens), mv(self.seq_id), mv(self.pos), mv(self.cu_seqlens), mv(self.lengths),
+                           self.max_len)
+
+    def pin_memory(self) -> "PackedBatch":
+        return PackedBatch(self.tokens.pin_memory(), self.seq_id.pin_memory(), self.pos.pin_memory(),
+                           self.cu_seqlens.pin_memory(), self.lengths.pin_memory(), self.max_len)
+
+
+def pack(token_lists: Sequence[Sequence[int]]) -> PackedBatch:
+    """Pack token id lists (each non-empty) into a PackedBatch on the CPU."""
+    lengths = torch.tensor([len(t) for t in token_lists], dtype=torch.int64)  # (N,)
+    assert len(lengths) > 0 and int(lengths.min()) > 0, "every packed sequence needs at least one token"
+    tokens = torch.tensor([x for t in token_lists for x in t], dtype=torch.int64)  # (T,)
+    return from_lengths(tokens, lengths)
+
+
+def from_lengths(tokens: torch.Tensor, lengths: torch.Tensor) -> PackedBatch:
+    """Build the bookkeeping for `tokens` (T,) holding sequences of `lengths` (N,) back to back."""
+    n = len(lengths)
+    cu = torch.zeros(n + 1, dtype=torch.int32)
+    cu[1:] = torch.cumsum(lengths, 0)
+    seq_id = torch.repeat_interleave(torch.arange(n), lengths)  # (T,)
+    pos = torch.arange(len(tokens)) - cu[:-1].long()[seq_id]  # (T,)
+    return PackedBatch(tokens, seq_id, pos, cu, lengths.long(), int(lengths.max()) if n else 0)
+
+
+def segment_mean(x: torch.Tensor, seq_id: torch.Tensor, num_seqs: int,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of rows of `x` (T, D) per sequence, accumulated in fp32; `weight` (T,) bool selects rows.
+
+    Returns:
+        (num_seqs, D) float32.
+    """
+    xf = x.float()
+    if weight is not None:
+        xf = xf * weight[:, None].float()
+        counts = torch.zeros(num_seqs, device=x.device).index_add_(0, seq_id, weight.float())
+    else:
+        counts = torch.bincount(seq_id, minlength=num_seqs).float()
+    sums = torch.zeros(num_seqs, x.shape[1], device=x.device).index_add_(0, seq_id, xf)  # (N, D)
+    return sums / counts[:, None]

@@ -1,0 +1,125 @@
+"""Strict weight loading through explicit name maps (`{}` = layer index; fused q|k|v built here)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+import torch.nn as nn
+
+from virnucpro.errors import ModelError
+
+
+@dataclass(frozen=True)
+class NameMap:
+    """How checkpoint keys become module keys.
+
+    rules: source pattern -> (target pattern, part): `part` is the slot of a fused target (q=0, k=1,
+        v=2), or None for a plain copy. Patterns use `{}` for a layer index.
+    strip_prefixes: optional leading prefixes removed first (e.g. 'bert.', 'esm.').
+    ignore: regexes of source keys that are dropped (heads, poolers, position ids).
+    """
+
+    rules: Mapping[str, tuple[str, int | None]]
+    strip_prefixes: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    def compiled(self) -> list[tuple[re.Pattern, str, int | None]]:
+        out = []
+        for src, (dst, part) in self.rules.items():
+            out.append((re.compile("^" + re.escape(src).replace(r"\{\}", r"(\d+)") + "$"), dst, part))
+        return out
+
+
+def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Apply `names` to a checkpoint; returns (module state dict, unexpected source keys)."""
+    rules = names.compiled()
+    ignore = [re.compile(p) for p in names.ignore]
+    parts: dict[str, dict[int, torch.Tensor]] = {}
+    out: dict[str, torch.Tensor] = {}
+    unexpected = []
+    for key, tensor in source.items():
+        k = _strip(key, names.strip_prefixes)
+        if any(p.search(k) for p in ignore):
+            continue
+        for pat, dst, part in rules:
+            m = pat.match(k)
+            if m:
+                target = dst.replace("{}", m.group(1)) if m.groups() else dst
+                if part is None:
+                    out[target] = tensor
+                else:
+                    parts.setdefault(target, {})[part] = tensor
+                break
+        else:
+            unexpected.append(key)
+    for target, slots in parts.items():
+        if sorted(slots) != list(range(len(slots))) or len(slots) != 3:
+            raise ModelError(f"{what}: incomplete fused tensor {target!r} (have parts {sorted(slots)} of q,k,v)")
+        out[target] = torch.cat([slots[i] for i in range(3)], dim=0)
+    return out, unexpected
+
+
+def _strip(key: str, prefixes: tuple[str, ...]) -> str:
+    for p in prefixes:
+        if key.startswith(p):
+            return key[len(p):]
+    return key
+
+
+def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: list[str], what: str) -> nn.Module:
+    """Load `state` into `module` (possibly on the meta device) after checking keys and shapes.
+
+    Raises:
+        ModelError: listing missing keys, unexpected keys and shape mismatches.
+    """
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(unexpected) | (set(state) - set(expected)))
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_few(unexpected)}")
+    if wrong:
+        problems.append(f"wrong shapes: {_few(wrong)}")
+    if problems:
+        raise ModelError(f"{what} does not match the expected architecture ({'; '.join(problems)}): "
+                         "check that the file is the right model and complete")
+    module.load_state_dict({k: state[k].float() if state[k].is_floating_point() else state[k] for k in expected},
+                           strict=True, assign=True)
+    return module
+
+
+def _few(items: list[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def read_state_file(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file or a plain `torch.save`d state dict (weights_only)."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # safetensors/torch raise many types for corrupt files
+        raise ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): "
+                         "re-download the file") from None
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"{str(path)!r} is not a state dict of tensors")
+    return obj
+
+
+def find_weight_file(directory: Path) -> Path:
+    """The model weights inside an HF-style directory (safetensors preferred)."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (directory / name).exists():
+            return directory / name
+    raise ModelError(f"no model.safetensors or pytorch_model.bin in {str(directory)!r}: "
+                     "point to a complete model directory or run `virnucpro download`")

@@ -1,0 +1,1 @@
+"""Test support shipped with the package: tiny random models in the published on-disk formats."""

@@ -175,6 +175,8 @@ def write_dnabert(path: Path, cfg: DnaBertConfig = TINY_DNABERT, seed: int = 0, 
 
 LEGACY_CLASSIFIER_SCRIPT = """
 import sys, torch, torch.nn as nn
+if sys.argv[4] == "cuda":  # tag storages as CUDA ones, as the published files (saved on a GPU) are
+    torch.serialization.location_tag = lambda storage: "cuda:0"
 class MLPClassifier(nn.Module):
     def __init__(self, input_dim, hidden_dim, num_class):
         super().__init__()
@@ -198,10 +200,14 @@ torch.save(m, sys.argv[1])
 """
 
 
-def write_legacy_classifier(path: Path, input_dim: int = 3328, seed: int = 0) -> Path:
-    """A whole pickled `__main__.MLPClassifier`, saved by a `__main__` script exactly like the original."""
-    subprocess.run([sys.executable, "-c", LEGACY_CLASSIFIER_SCRIPT, str(path), str(input_dim), str(seed)],
-                   check=True)
+def write_legacy_classifier(path: Path, input_dim: int = 3328, seed: int = 0, cuda_tagged: bool = True) -> Path:
+    """A whole pickled `__main__.MLPClassifier`, saved by a `__main__` script like the original.
+
+    With `cuda_tagged`, storages are recorded as living on cuda:0 (as in the published files), which
+    plain `torch.load` cannot open on a machine without a GPU.
+    """
+    subprocess.run([sys.executable, "-c", LEGACY_CLASSIFIER_SCRIPT, str(path), str(input_dim), str(seed),
+                    "cuda" if cuda_tagged else "cpu"], check=True)
     return path
 
 

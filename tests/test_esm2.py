@@ -1,0 +1,103 @@
+"""Native packed ESM-2 equals fair-esm's ESM2 and transformers' EsmModel on the same random weights."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from virnucpro.models.alphabet import encode_protein
+from virnucpro.models.esm2 import ESM2Config
+from virnucpro.models.loaders import load_esm
+from virnucpro.models.packing import pack
+from virnucpro.testing.factory import fair_state_dict_for_esm2, write_esm_fair, write_esm_hf
+
+CFG = ESM2Config(num_layers=3, embed_dim=96, attention_heads=4)
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def proteins(seed: int = 0) -> list[str]:
+    rnd = random.Random(seed)
+    seqs = ["".join(rnd.choice(AA) for _ in range(n)) for n in (1, 2, 7, 50, 167, 300, 33)]
+    seqs.append(seqs[3][:10] + "<mask>" + seqs[3][10:30])
+    return seqs
+
+
+def ours(model, seqs, backend="sdpa"):
+    model.attention_backend = backend
+    with torch.no_grad():
+        return model(pack([encode_protein(s) for s in seqs]))
+
+
+def residue_count(s: str) -> int:
+    return len(encode_protein(s)) - 2
+
+
+@pytest.fixture(scope="module")
+def esm_hf(tmp_path_factory):
+    return write_esm_hf(tmp_path_factory.mktemp("esm") / "hf", CFG, seed=3)
+
+
+def test_equals_fair_esm(esm_hf):
+    esm = pytest.importorskip("esm")
+    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    ref = esm.model.esm2.ESM2(num_layers=CFG.num_layers, embed_dim=CFG.embed_dim,
+                              attention_heads=CFG.attention_heads, alphabet=alphabet, token_dropout=True).eval()
+    state = fair_state_dict_for_esm2(CFG, seed=3)
+    missing, unexpected = ref.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("lm_head") or k.startswith("contact_head") for k in missing)
+    seqs = proteins()
+    _, _, tokens = alphabet.get_batch_converter()([(str(i), s) for i, s in enumerate(seqs)])
+    with torch.no_grad():
+        reps = ref(tokens, repr_layers=[CFG.num_layers])["representations"][CFG.num_layers]
+    want = torch.stack([reps[i, 1:min(1024, residue_count(s)) + 1].mean(0) for i, s in enumerate(seqs)])
+    for backend in ("reference", "sdpa"):
+        got = ours(load_esm(esm_hf), seqs, backend)
+        assert (got - want).abs().max() <= 1e-5, backend
+
+
+def test_equals_transformers_esm_model(esm_hf):
+    transformers = pytest.importorskip("transformers")
+    ref = transformers.EsmModel.from_pretrained(str(esm_hf), add_pooling_layer=False).eval()
+    seqs = [s for s in proteins(1) if "<" not in s]
+    model = load_esm(esm_hf)
+    got = ours(model, seqs)
+    for i, s in enumerate(seqs):
+        ids = torch.tensor([encode_protein(s)])
+        with torch.no_grad():
+            h = ref(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+        assert (got[i] - h[1:len(s) + 1].mean(0)).abs().max() <= 1e-5
+
+
+def test_packed_equals_one_at_a_time(esm_hf):
+    model = load_esm(esm_hf)
+    seqs = proteins(2)
+    together = ours(model, seqs)
+    alone = torch.cat([ours(model, [s]) for s in seqs])
+    assert (together - alone).abs().max() <= 1e-5
+
+
+def test_fair_esm_file_loads_identically(esm_hf, tmp_path):
+    a = load_esm(esm_hf)
+    b = load_esm(write_esm_fair(tmp_path / "esm2_t3_tiny.pt", CFG, seed=3))
+    seqs = proteins(4)
+    assert torch.equal(ours(a, seqs), ours(b, seqs))
+
+
+def test_pytorch_model_bin_format(tmp_path):
+    a = load_esm(write_esm_hf(tmp_path / "st", CFG, seed=5))
+    b = load_esm(write_esm_hf(tmp_path / "bin", CFG, seed=5, fmt="bin"))
+    seqs = proteins(5)
+    assert torch.equal(ours(a, seqs), ours(b, seqs))
+
+
+def test_pooling_truncates_at_1024_residues(tmp_path):
+    model = load_esm(write_esm_hf(tmp_path / "m", ESM2Config(1, 32, 2), seed=1))
+    model.attention_backend = "sdpa"
+    s = "".join(random.Random(0).choice(AA) for _ in range(1100))
+    batch = pack([encode_protein(s)])
+    with torch.no_grad():
+        h = model.hidden_states(batch)
+        got = model(batch)
+    assert torch.allclose(got[0], h[1:1025].mean(0), atol=1e-6)

@@ -37,3 +37,17 @@ def run_cli(capsys):
         return code, out.out, out.err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny DNABERT-S / ESM-2 / classifier in the published formats (seed 0)."""
+    from virnucpro.testing.factory import write_tiny_models
+
+    return write_tiny_models(tmp_path_factory.mktemp("tiny_models"))
+
+
+@pytest.fixture
+def model_args(tiny_models):
+    return ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier",
+            tiny_models.classifier, "--offline"]

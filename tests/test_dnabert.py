@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from virnucpro.models.dnabert import DnaBertConfig
 from virnucpro.models.loaders import load_dnabert
 from virnucpro.models.packing import pack
 from virnucpro.testing.factory import dnabert_state, write_dnabert
 
-
-def reference_slopes(n: int) -> list[float]:
-    """MosaicBERT's rule, spelled out independently of the package."""
-    def p2(k):
-        start = 2 ** (-2 ** -(math.log2(k) - 3))
-        return [start * start ** i for i in range(k)]
-    if math.log2(n).is_integer():
-        return p2(n)
-    c = 2 ** math.floor(math.log2(n))
-    return p2(c) + p2(2 * c)[0::2][: n - c]
-
-
-def reference_embedding(sd: dict, cfg: DnaBertConfig, ids: list[int]) -> torch.Tensor:
-    """One sequence, BertModel names, eager fp32: post-LN, ALiBi, gated GELU, mean over all tokens."""
-    L, d, H = len(ids), cfg.hidden_size, cfg.num_attention_heads
-    Dh, eps = d // H, cfg.layer_norm_eps
-    x = sd["embeddings.word_embeddings.weight"][ids] + sd["embeddings.token_type_embeddings.weight"][0]
-    x = F.layer_norm(x, (d,), sd["embeddings.LayerNorm.weight"], sd["embeddings.LayerNorm.bias"], eps)
-    slopes = torch.tensor(reference_slopes(H))
-    i = torch.arange(L)
-    alibi = -slopes[:, None, None] * (i[None, :] - i[:, None]).abs()[None].float()  # (H, L, L)
-    for n in range(cfg.num_hidden_layers):
-        p = f"encoder.layer.{n}."
-        qkv = x @ sd[p + "attention.self.Wqkv.weight"].T + sd[p + "attention.self.Wqkv.bias"]
-        q, k, v = (t.reshape(L, H, Dh).transpose(0, 1) for t in qkv.split(d, dim=1))
-        s = q @ k.transpose(1, 2) / math.sqrt(Dh) + alibi
-        a = (s.softmax(-1) @ v).transpose(0, 1).reshape(L, d)
-        a = a @ sd[p + "attention.output.dense.weight"].T + sd[p + "attention.output.dense.bias"]
-        x = F.layer_norm(a + x, (d,), sd[p + "attention.output.LayerNorm.weight"],
-                         sd[p + "attention.output.LayerNorm.bias"], eps)
-        g = x @ sd[p + "mlp.gated_layers.weight"].T
-        h = F.gelu(g[:, : cfg.intermediate_size]) * g[:, cfg.intermediate_size:]
-        h = h @ sd[p + "mlp.wo.weight"].T + sd[p + "mlp.wo.bias"]
-        x = F.layer_norm(h + x, (d,), sd[p + "mlp.layernorm.weight"], sd[p + "mlp.layernorm.bias"], eps)
-    return x.mean(0)
+from reference_pipeline import reference_embedding, reference_slopes
 
 
 def dna(n: int, seed: int) -> str:

@@ -11,6 +11,8 @@ from virnucpro import __version__
 from virnucpro.errors import VirnucproError
 from virnucpro.logs import setup_logging
 
+DEFAULTS = {"dnabert": "zhihan1996/DNABERT-S", "esm": "facebook/esm2_t36_3B_UR50D"}
+
 
 def positive_int(text: str) -> int:
     try:
@@ -51,12 +53,85 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="classify reads/contigs as viral or not (the whole method)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
+                                   "Resumable: rerun the same command after an interruption.")
+    p.add_argument("input", help="FASTA/FASTQ file (plain, gz, bz2, xz, zst) or '-' for stdin")
+    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 select the "
+                   "published classifiers)")
+    p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
+    p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
+    p.add_argument("--classifier", default=None, help="classifier .pth/.safetensors (default: the published one "
+                   "for --chunk-size)")
+    p.add_argument("--dnabert-revision", default=None, help="pin a hub revision (commit, tag or branch)")
+    p.add_argument("--esm-revision", default=None, help="pin a hub revision (commit, tag or branch)")
+    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+                   "~/.cache/virnucpro)")
+    p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
+                   help="auto = fp16 on GPU, fp32 on CPU")
+    p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
+                   "(default: from free GPU memory); DNABERT-S uses 4x")
+    p.add_argument("--unit-frames", type=positive_int, default=4096, help="frames per committed work unit "
+                   "(resume granularity)")
+    p.add_argument("--keep-intermediate", action="store_true", help="also keep the prepare FASTA files and "
+                   "per-frame embeddings (safetensors)")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")
+    _common(p)
+    p.set_defaults(func=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_predict
+    from virnucpro.model_store import ModelRefs
+
+    refs = ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier,
+                     revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
+    bt = args.batch_tokens or 0
+    cfg = cmd_predict.PredictConfig(
+        input=args.input, output_dir=args.output_dir, chunk_size=args.chunk_size, models=refs,
+        model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
+        threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
+        unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet)
+    cmd_predict.run(cfg)
+    return 0
+
+
+def _add_download(sub) -> None:
+    p = sub.add_parser("download", help="fetch all models into the cache (for offline compute nodes)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--chunk-size", type=int, choices=[300, 500], nargs="+", default=[300, 500],
+                   help="which published classifiers to fetch")
+    p.add_argument("--dnabert", default=DEFAULTS["dnabert"])
+    p.add_argument("--esm", default=DEFAULTS["esm"])
+    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+                   "~/.cache/virnucpro)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=_run_download)
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from virnucpro.model_store import ModelRefs, home_dir, resolve_all
+
+    home = home_dir(args.model_dir)
+    for cs in args.chunk_size:
+        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm), cs, home, offline=False)
+        print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
+    return 0
+
+
 def create_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="virnucpro", description="Exact, fast VirNucPro: viral vs non-viral "
                                      "classification of DNA reads and contigs.")
     parser.add_argument("--version", action="version", version=f"virnucpro {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_prepare(sub)
+    _add_predict(sub)
+    _add_download(sub)
     return parser
 
 

@@ -41,3 +41,28 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
     frame_ids = [chunk_ids[c] + STRAND_NAMES[f] for c, f in zip(frames.chunk.tolist(), frames.frame.tolist())]
     return PreparedBatch(ids, lengths, chunk_ids, chunk_seqs, rec, frame_ids, frames.chunk,
                          frames.nucleotides, frames.proteins)
+
+
+def slice_records(b: PreparedBatch, a: int, z: int) -> PreparedBatch:
+    """The records a..z-1 of a batch, with their chunks and frames (indices renumbered from 0)."""
+    c0, c1 = np.searchsorted(b.chunk_record, [a, z])
+    f0, f1 = np.searchsorted(b.frame_chunk, [c0, c1])
+    return PreparedBatch(b.ids[a:z], b.lengths[a:z], b.chunk_ids[c0:c1], b.chunk_seqs[c0:c1],
+                         b.chunk_record[c0:c1] - a, b.frame_ids[f0:f1], b.frame_chunk[f0:f1] - c0,
+                         b.nucleotides[f0:f1], b.proteins[f0:f1])
+
+
+def concat_batches(parts: list[PreparedBatch]) -> PreparedBatch:
+    """Concatenate batches in order (record and chunk indices shifted)."""
+    rec_off = np.cumsum([0] + [len(p.ids) for p in parts])
+    chunk_off = np.cumsum([0] + [len(p.chunk_ids) for p in parts])
+    cat = lambda attr: [x for p in parts for x in getattr(p, attr)]  # noqa: E731
+    return PreparedBatch(
+        cat("ids"), np.concatenate([p.lengths for p in parts]), cat("chunk_ids"), cat("chunk_seqs"),
+        np.concatenate([p.chunk_record + o for p, o in zip(parts, rec_off)]), cat("frame_ids"),
+        np.concatenate([p.frame_chunk + o for p, o in zip(parts, chunk_off)]), cat("nucleotides"), cat("proteins"))
+
+
+def frames_per_record(b: PreparedBatch) -> np.ndarray:
+    """(S,) number of kept frames of each record."""
+    return np.bincount(b.chunk_record[b.frame_chunk], minlength=len(b.ids))

@@ -177,21 +177,21 @@ LEGACY_CLASSIFIER_SCRIPT = """
 import sys, torch, torch.nn as nn
 if sys.argv[4] == "cuda":  # tag storages as CUDA ones, as the published files (saved on a GPU) are
     torch.serialization.location_tag = lambda storage: "cuda:0"
-class MLPClassifier(nn.Module):
+import torch.nn.functional as F
+class MLPClassifier(nn.Module):  # as in the original prediction.py / train.py
     def __init__(self, input_dim, hidden_dim, num_class):
-        super().__init__()
+        super(MLPClassifier, self).__init__()
         self.hidden_layer = nn.Linear(input_dim, hidden_dim)
         self.bn1 = nn.BatchNorm1d(hidden_dim)
-        self.relu = nn.ReLU()
-        self.dropout = nn.Dropout(0.5)
         self.output_layer = nn.Linear(hidden_dim, num_class)
+        self.dropout = nn.Dropout(0.5)
     def forward(self, x):
-        return self.output_layer(self.dropout(self.relu(self.bn1(self.hidden_layer(x)))))
+        return self.output_layer(self.dropout(F.relu(self.bn1(self.hidden_layer(x)))))
 torch.manual_seed(int(sys.argv[3]))
 m = MLPClassifier(int(sys.argv[2]), 512, 2)
 with torch.no_grad():
     for p in m.parameters():
-        p.copy_(torch.randn_like(p) * 0.05)
+        p.copy_(torch.randn_like(p) * 0.3)
     m.bn1.running_mean.copy_(torch.randn(512) * 0.1)
     m.bn1.running_var.copy_(torch.rand(512) + 0.5)
     m.bn1.num_batches_tracked.fill_(1000)

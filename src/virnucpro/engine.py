@@ -1,0 +1,100 @@
+"""The embedding engine: frames -> DNABERT-S and ESM-2 pooled embeddings -> 3328-d features.
+
+Packs length-sorted frames into token-budget batches, runs each encoder, scatters results back in
+frame order. On CUDA out-of-memory a batch is split in half and retried; a single sequence that
+does not fit stops the run with exit code 4.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from virnucpro.batching import token_budget_batches
+from virnucpro.errors import OutOfMemoryError
+from virnucpro.models.alphabet import encode_protein
+from virnucpro.models.packing import PackedBatch, pack
+
+log = logging.getLogger("virnucpro")
+
+
+@dataclass
+class EngineConfig:
+    """Knobs of the embedding engine."""
+
+    device: str = "cpu"
+    dtype: torch.dtype = torch.float32
+    esm_batch_tokens: int = 16384
+    dnabert_batch_tokens: int = 65536
+    attention: str = "auto"
+
+
+def default_batch_tokens(device: str) -> tuple[int, int]:
+    """(ESM-2, DNABERT-S) packed tokens per batch: from free GPU memory on CUDA, small on CPU."""
+    if not device.startswith("cuda"):
+        return 4096, 16384
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    gib = free / 2**30
+    esm = int(min(65536, max(4096, (gib - 10) * 1500)))  # ~0.6 MiB activations per ESM-3B token in fp16
+    return esm, 4 * esm
+
+
+def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) -> torch.nn.Module:
+    """Move/cast a model, keeping rotary `inv_freq` tables in fp32 (they are precision-critical)."""
+    keep = {n: b.detach().clone() for n, b in model.named_buffers() if n.endswith("inv_freq")}
+    model.to(device=device, dtype=dtype)
+    for name, buf in keep.items():
+        owner = model.get_submodule(name.rsplit(".", 1)[0])
+        owner.inv_freq = buf.to(device)
+    return model.eval()
+
+
+class Embedder:
+    """Holds the two encoders on one device and embeds frames."""
+
+    def __init__(self, dnabert, dna_tokenizer, esm, cfg: EngineConfig) -> None:
+        self.cfg = cfg
+        self.dnabert = cast_for_inference(dnabert, cfg.device, cfg.dtype)
+        self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
+        self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
+        self.tokenizer = dna_tokenizer
+
+    @property
+    def feature_dim(self) -> int:
+        return self.dnabert.cfg.hidden_size + self.esm.cfg.embed_dim
+
+    def features(self, ids: list[str], nucleotides: list[str], proteins: list[str]) -> torch.Tensor:
+        """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
+        dna = self.encode(self.dnabert, self.tokenizer.encode_batch(nucleotides), ids, self.cfg.dnabert_batch_tokens)
+        prot = self.encode(self.esm, [encode_protein(p) for p in proteins], ids, self.cfg.esm_batch_tokens)
+        return torch.cat([dna, prot], dim=1)
+
+    @torch.inference_mode()
+    def encode(self, model: Callable[[PackedBatch], torch.Tensor], tokens: list[list[int]], ids: list[str],
+               budget: int) -> torch.Tensor:
+        """Pooled embeddings (N, D) fp32 on the CPU for token lists, packed under a token budget."""
+        out: list[torch.Tensor | None] = [None] * len(tokens)
+        for batch in token_budget_batches([len(t) for t in tokens], budget):
+            self._run_split_on_oom(model, tokens, ids, batch, out)
+        return torch.stack(out) if out else torch.zeros(0, 0)
+
+    def _run_split_on_oom(self, model, tokens, ids, batch: list[int], out: list) -> None:
+        try:
+            packed = pack([tokens[i] for i in batch]).to(self.cfg.device, non_blocking=True)
+            emb = model(packed).float().cpu()  # (n, D)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if len(batch) == 1:
+                raise OutOfMemoryError(
+                    f"sequence {ids[batch[0]]!r} ({len(tokens[batch[0]])} tokens) does not fit in GPU memory even "
+                    "alone: use a GPU with more memory, --precision fp16/bf16, or --device cpu") from None
+            half = len(batch) // 2
+            log.debug("out of memory on a batch of %d sequences: splitting", len(batch))
+            self._run_split_on_oom(model, tokens, ids, batch[:half], out)
+            self._run_split_on_oom(model, tokens, ids, batch[half:], out)
+            return
+        for j, i in enumerate(batch):
+            out[i] = emb[j]

@@ -1,0 +1,111 @@
+"""Where models come from: defaults, the local cache (VIRNUCPRO_HOME / --model-dir), and downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from virnucpro.atomic import tmp_path
+from virnucpro.errors import ModelError
+from virnucpro.models.hub import resolve_model
+
+log = logging.getLogger("virnucpro")
+
+DEFAULT_DNABERT = "zhihan1996/DNABERT-S"
+DEFAULT_ESM = "facebook/esm2_t36_3B_UR50D"
+CLASSIFIER_URL = "https://github.com/Li-Jing-1997/VirNucPro/raw/main/{cs}_model.pth"
+DNABERT_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "model.safetensors", "pytorch_model.bin"]
+ESM_FILES = ["config.json", "model.safetensors"]
+
+
+def home_dir(model_dir: Path | None = None) -> Path:
+    """Model cache root: --model-dir, else $VIRNUCPRO_HOME, else ~/.cache/virnucpro."""
+    if model_dir is not None:
+        return Path(model_dir)
+    return Path(os.environ.get("VIRNUCPRO_HOME") or Path.home() / ".cache" / "virnucpro")
+
+
+@dataclass(frozen=True)
+class ModelRefs:
+    """What the user asked for (ids or paths)."""
+
+    dnabert: str = DEFAULT_DNABERT
+    esm: str = DEFAULT_ESM
+    classifier: str | None = None
+    revision_dnabert: str | None = None
+    revision_esm: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Resolved local paths."""
+
+    dnabert: Path
+    esm: Path
+    classifier: Path
+
+
+def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool) -> ModelPaths:
+    """Local paths of all three models, downloading what is missing unless offline.
+
+    Raises:
+        ModelError: a model is neither local nor obtainable, naming the command that fixes it.
+    """
+    hub = home / "hub"
+    dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub,
+                            allow_patterns=DNABERT_FILES, offline=offline)
+    esm = _resolve_esm(refs, hub, offline)
+    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline))
+
+
+def _resolve_esm(refs: ModelRefs, hub: Path, offline: bool) -> Path:
+    path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, allow_patterns=ESM_FILES,
+                         offline=offline)
+    if path.is_dir() and not any((path / n).exists() for n in ("model.safetensors", "pytorch_model.bin")):
+        path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub,
+                             allow_patterns=["config.json", "pytorch_model.bin"], offline=offline)
+    return path
+
+
+def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool) -> Path:
+    """--classifier if given, else the published model for 300/500 bp chunks from the cache (fetched once)."""
+    if ref is not None:
+        p = Path(ref).expanduser()
+        if not p.is_file():
+            raise ModelError(f"classifier {ref!r} does not exist: check --classifier")
+        return p
+    if chunk_size not in (300, 500):
+        raise ModelError(f"no published classifier for --chunk-size {chunk_size} (only 300 and 500): "
+                         "pass --classifier PATH trained for this chunk size")
+    target = home / "classifiers" / f"{chunk_size}_model.pth"
+    if target.exists():
+        return target
+    if offline or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelError(f"classifier {target} is not cached and downloads are off: run `virnucpro download "
+                         f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir)")
+    return download_classifier(chunk_size, target)
+
+
+def download_classifier(chunk_size: int, target: Path) -> Path:
+    """Fetch `{cs}_model.pth` from the original repository into the cache; logs its sha256."""
+    url = CLASSIFIER_URL.format(cs=chunk_size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(target)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
+            h = hashlib.sha256()
+            while block := resp.read(1 << 20):
+                h.update(block)
+                fh.write(block)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"could not download {url} ({exc}): run `virnucpro download --chunk-size {chunk_size}` "
+                         "on a machine with internet access, or pass --classifier PATH") from None
+    log.info("downloaded %s (sha256 %s)", target, h.hexdigest())
+    return target

@@ -48,3 +48,16 @@ def test_segment_mean_with_selection():
     assert segment_mean(x, seq_id, 3).flatten().tolist() == [1.0, 3.5, 7.0]
     keep = torch.tensor([0, 1, 0, 1, 1, 0, 1, 1, 1, 0], dtype=torch.bool)
     assert segment_mean(x, seq_id, 3, keep).flatten().tolist() == [1.0, 3.5, 7.0]
+
+
+def test_direct_document_block_mask_equals_create_block_mask():
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    from virnucpro.models.flex import doc_block_mask, padded_doc_ids
+
+    seq = torch.repeat_interleave(torch.arange(6), torch.tensor([3, 200, 1, 130, 40, 300]))
+    doc = padded_doc_ids(seq, 256)
+    assert len(doc) % 256 == 0 and torch.equal(doc[: len(seq)], seq)
+    ours = doc_block_mask(doc).to_dense()
+    ref = create_block_mask(lambda b, h, q, k: doc[q] == doc[k], None, None, len(doc), len(doc), device="cpu")
+    assert torch.equal(ours, ref.to_dense())

@@ -80,6 +80,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--keep-intermediate", action="store_true", help="also keep the prepare FASTA files and "
                    "per-frame embeddings (safetensors)")
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
+                   "blocks (auto: on for CUDA)")
     _common(p)
     p.set_defaults(func=_run_predict)
 
@@ -95,7 +97,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         input=args.input, output_dir=args.output_dir, chunk_size=args.chunk_size, models=refs,
         model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
-        unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet)
+        unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
+        compile=args.compile)
     cmd_predict.run(cfg)
     return 0
 
@@ -124,6 +127,35 @@ def _run_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_benchmark(sub) -> None:
+    p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--encoder-frames", type=positive_int, default=40_000, help="frames per workload (W150, W500)")
+    p.add_argument("--baseline-frames", type=positive_int, default=8_000)
+    p.add_argument("--e2e-reads", type=int, default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
+    p.add_argument("--batch-tokens", type=int, default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
+    p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
+    p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"))
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=_run_benchmark)
+
+
+def _run_benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    from virnucpro import benchmark
+    from virnucpro.errors import InputError
+
+    if not torch.cuda.is_available():
+        raise InputError("the benchmark needs a CUDA GPU and torch sees none: run it on a GPU node")
+    bt = args.batch_tokens
+    benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames, baseline_frames=args.baseline_frames,
+                                        e2e_reads=args.e2e_reads, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
+                                        compile=not args.no_compile, out=args.out))
+    return 0
+
+
 def create_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="virnucpro", description="Exact, fast VirNucPro: viral vs non-viral "
                                      "classification of DNA reads and contigs.")
@@ -132,6 +164,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_predict(sub)
     _add_download(sub)
+    _add_benchmark(sub)
     return parser
 
 

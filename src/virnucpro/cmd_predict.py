@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from virnucpro.atomic import atomic_files
+from virnucpro.engine import prefetch
 from virnucpro.errors import InputError, ResumeError
 from virnucpro.hashing import sha256_file, sha256_model
 from virnucpro.logs import add_file_log
@@ -47,27 +48,35 @@ class PredictConfig:
     esm_batch_tokens: int = 0  # 0 = chosen from the device
     dnabert_batch_tokens: int = 0
     attention: str = "auto"
+    compile: str = "auto"  # auto (on for CUDA) | on | off
     progress: bool = True
 
 
-def run(cfg: PredictConfig) -> dict:
-    """INPUT -> prepare -> DNABERT-S + ESM-2 -> classifier -> outputs; resumable by work unit."""
+def run(cfg: PredictConfig, preloaded=None) -> dict:
+    """INPUT -> prepare -> DNABERT-S + ESM-2 -> classifier -> outputs; resumable by work unit.
+
+    `preloaded` = (Embedder, classifier) skips model resolution and loading (the benchmark's
+    random full-size models).
+    """
     t_start = time.perf_counter()
     limit_heap_fragmentation()
     out = OutputPaths(Path(cfg.output_dir))
     home = home_dir(cfg.model_dir)
-    paths = resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline)  # fails before any work
+    paths = resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline) if preloaded is None else None
     input_path = _spool_stdin(cfg.input, out) if cfg.input == "-" else cfg.input
     device, precision = _device_and_precision(cfg)
-    info = new_info(_resume_parameters(cfg, device, precision), _model_info(paths, cfg.models, home),
-                    _input_info(input_path), device, precision)
+    models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
+    info = new_info(_resume_parameters(cfg, device, precision), models, _input_info(input_path), device, precision)
     _claim(out, info, cfg)
     file_log = add_file_log(out.log)
     try:
         counts = _scan(input_path, cfg)  # validates the whole input before any GPU work
         info["counts"] = counts
         write_info(out.run_info, info)
-        embedder, classifier, seconds = _load(paths, device, precision, cfg)
+        if preloaded is None:
+            embedder, classifier, seconds = _load(paths, device, precision, cfg)
+        else:
+            (embedder, classifier), seconds = preloaded, {}
         _compute_units(input_path, cfg, out, embedder, classifier, counts["frames"], seconds)
         _finish(out, input_path, cfg, info, seconds, t_start)
     finally:
@@ -100,16 +109,19 @@ def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, sec
     if done:
         log.info("resuming: %d work unit(s) already committed", len(done))
     with progress_bar("embedding frames", "frames", total=total_frames, enabled=cfg.progress) as bar:
-        for k, unit in enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames)):
+        units = enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames))
+        tokenized = ((k, u, embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins) if k not in done else None)
+                     for k, u in units)
+        for k, unit, tok in prefetch(tokenized):  # parsing, prepare and tokenising run ahead in a thread
             if k not in done:
-                _process_unit(k, unit, embedder, classifier, out, cfg, seconds)
+                _process_unit(k, unit, tok, embedder, classifier, out, cfg, seconds)
             bar.update(len(unit.frame_ids))
 
 
-def _process_unit(k: int, u: PreparedBatch, embedder, classifier, out: OutputPaths, cfg, seconds) -> None:
+def _process_unit(k: int, u: PreparedBatch, tok, embedder, classifier, out: OutputPaths, cfg, seconds) -> None:
     """Embed, classify and commit one work unit."""
     t0 = time.perf_counter()
-    feats = embedder.features(u.frame_ids, u.nucleotides, u.proteins) if u.frame_ids else None
+    feats = embedder.features(tok) if u.frame_ids else None
     t1 = time.perf_counter()
     import torch
 
@@ -220,7 +232,7 @@ def _device_and_precision(cfg: PredictConfig) -> tuple[str, str]:
 
 def _resume_parameters(cfg: PredictConfig, device: str, precision: str) -> dict:
     return {"chunk_size": cfg.chunk_size, "unit_frames": cfg.unit_frames, "precision": precision,
-            "device_type": device.split(":")[0], "attention": cfg.attention,
+            "device_type": device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
             "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
 
 
@@ -259,7 +271,8 @@ def _load(paths: ModelPaths, device: str, precision: str, cfg: PredictConfig):
     esm = load_esm(paths.esm)
     classifier = load_classifier(paths.classifier)
     esm_tokens, dna_tokens = default_batch_tokens(device)
-    ecfg = EngineConfig(device=device, dtype=dtype, attention=cfg.attention,
+    compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and device.startswith("cuda"))
+    ecfg = EngineConfig(device=device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
                         esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
                         dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens)
     embedder = Embedder(dnabert, tokenizer, esm, ecfg)

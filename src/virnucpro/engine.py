@@ -1,15 +1,19 @@
 """The embedding engine: frames -> DNABERT-S and ESM-2 pooled embeddings -> 3328-d features.
 
-Packs length-sorted frames into token-budget batches, runs each encoder, scatters results back in
-frame order. On CUDA out-of-memory a batch is split in half and retried; a single sequence that
-does not fit stops the run with exit code 4.
+Frames are tokenised on the CPU (`tokenize`, safe to run in a prefetch thread), packed into
+length-sorted token-budget batches, copied from pinned memory without blocking, and run back to
+back; pooled results stay on the device until the whole unit is queued, so the GPU never waits
+for the host between batches. On CUDA out-of-memory a batch is split in half and retried; a single
+sequence that does not fit stops the run with exit code 4.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
@@ -19,6 +23,7 @@ from virnucpro.models.alphabet import encode_protein
 from virnucpro.models.packing import PackedBatch, pack
 
 log = logging.getLogger("virnucpro")
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,6 +35,16 @@ class EngineConfig:
     esm_batch_tokens: int = 16384
     dnabert_batch_tokens: int = 65536
     attention: str = "auto"
+    compile: bool = False
+
+
+@dataclass
+class TokenizedFrames:
+    """Token ids of a unit's frames for both encoders."""
+
+    ids: list[str]
+    dna: list[list[int]]
+    protein: list[list[int]]
 
 
 def default_batch_tokens(device: str) -> tuple[int, int]:
@@ -38,7 +53,7 @@ def default_batch_tokens(device: str) -> tuple[int, int]:
         return 4096, 16384
     free, _total = torch.cuda.mem_get_info(torch.device(device))
     gib = free / 2**30
-    esm = int(min(65536, max(4096, (gib - 10) * 1500)))  # ~0.6 MiB activations per ESM-3B token in fp16
+    esm = int(min(65536, max(4096, (gib - 10) * 1500)))  # ~0.6 MiB of activations per ESM-3B token in fp16
     return esm, 4 * esm
 
 
@@ -52,6 +67,26 @@ def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) 
     return model.eval()
 
 
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate `items` in a background thread, `depth` ahead (CPU work overlaps GPU work)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                q.put(item)
+            q.put(done)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+
+    threading.Thread(target=produce, daemon=True, name="virnucpro-prefetch").start()
+    while (item := q.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 class Embedder:
     """Holds the two encoders on one device and embeds frames."""
 
@@ -60,41 +95,51 @@ class Embedder:
         self.dnabert = cast_for_inference(dnabert, cfg.device, cfg.dtype)
         self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
         self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
+        if cfg.compile:
+            self.dnabert.compile_blocks()
+            self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
 
     @property
     def feature_dim(self) -> int:
         return self.dnabert.cfg.hidden_size + self.esm.cfg.embed_dim
 
-    def features(self, ids: list[str], nucleotides: list[str], proteins: list[str]) -> torch.Tensor:
+    def tokenize(self, ids: list[str], nucleotides: list[str], proteins: list[str]) -> TokenizedFrames:
+        """CPU-only step (thread-safe): token ids for DNABERT-S and ESM-2."""
+        return TokenizedFrames(ids, self.tokenizer.encode_batch(nucleotides), [encode_protein(p) for p in proteins])
+
+    def features(self, tok: TokenizedFrames) -> torch.Tensor:
         """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
-        dna = self.encode(self.dnabert, self.tokenizer.encode_batch(nucleotides), ids, self.cfg.dnabert_batch_tokens)
-        prot = self.encode(self.esm, [encode_protein(p) for p in proteins], ids, self.cfg.esm_batch_tokens)
-        return torch.cat([dna, prot], dim=1)
+        dna = self.encode(self.dnabert, tok.dna, tok.ids, self.cfg.dnabert_batch_tokens)
+        prot = self.encode(self.esm, tok.protein, tok.ids, self.cfg.esm_batch_tokens)
+        return torch.cat([dna, prot], dim=1).cpu()
 
     @torch.inference_mode()
     def encode(self, model: Callable[[PackedBatch], torch.Tensor], tokens: list[list[int]], ids: list[str],
                budget: int) -> torch.Tensor:
-        """Pooled embeddings (N, D) fp32 on the CPU for token lists, packed under a token budget."""
-        out: list[torch.Tensor | None] = [None] * len(tokens)
+        """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
+        parts: list[tuple[list[int], torch.Tensor]] = []
         for batch in token_budget_batches([len(t) for t in tokens], budget):
-            self._run_split_on_oom(model, tokens, ids, batch, out)
-        return torch.stack(out) if out else torch.zeros(0, 0)
+            self._run_split_on_oom(model, tokens, ids, batch, parts)
+        order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
+        emb = torch.cat([e for _, e in parts])  # (N, D) in batch order
+        out = torch.empty_like(emb)
+        out[order.to(emb.device)] = emb
+        return out
 
-    def _run_split_on_oom(self, model, tokens, ids, batch: list[int], out: list) -> None:
+    def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list) -> None:
         try:
-            packed = pack([tokens[i] for i in batch]).to(self.cfg.device, non_blocking=True)
-            emb = model(packed).float().cpu()  # (n, D)
+            packed = pack([tokens[i] for i in batch])
+            if self.cfg.device != "cpu":
+                packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)
+            parts.append((batch, model(packed).float()))  # stays on the device: no host sync per batch
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             if len(batch) == 1:
                 raise OutOfMemoryError(
                     f"sequence {ids[batch[0]]!r} ({len(tokens[batch[0]])} tokens) does not fit in GPU memory even "
-                    "alone: use a GPU with more memory, --precision fp16/bf16, or --device cpu") from None
+                    "alone: use a GPU with more memory, or lower --batch-tokens") from None
             half = len(batch) // 2
             log.debug("out of memory on a batch of %d sequences: splitting", len(batch))
-            self._run_split_on_oom(model, tokens, ids, batch[:half], out)
-            self._run_split_on_oom(model, tokens, ids, batch[half:], out)
-            return
-        for j, i in enumerate(batch):
-            out[i] = emb[j]
+            self._run_split_on_oom(model, tokens, ids, batch[:half], parts)
+            self._run_split_on_oom(model, tokens, ids, batch[half:], parts)

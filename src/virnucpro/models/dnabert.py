@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -50,16 +51,32 @@ class BertLayer(nn.Module):
         self.wo = nn.Linear(i, d)
         self.mlp_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.inner = i
+        self.compiled = False
 
-    def forward(self, x: torch.Tensor, batch: PackedBatch, slopes: torch.Tensor, backend: str) -> torch.Tensor:
-        T, d = x.shape
-        q, k, v = self.Wqkv(x).view(T, 3, self.heads, self.head_dim).unbind(1)  # each (T, H, Dh)
-        a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=self.head_dim ** -0.5,
-                             slopes=slopes, backend=backend, seq_id=batch.seq_id)  # (T, H, Dh)
-        x = self.attn_norm(self.attn_out(a.reshape(T, d)) + x)
-        g = self.gated(x)  # (T, 2I)
-        h = F.gelu(g[:, : self.inner]) * g[:, self.inner:]  # exact GELU on the FIRST half
-        return self.mlp_norm(self.wo(h) + x)
+    def qkv(self, x: torch.Tensor):
+        """x (T, D) -> q, k, v (T, H, Dh)."""
+        return self.Wqkv(x).view(x.shape[0], 3, self.heads, self.head_dim).unbind(1)
+
+    def post_attention(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Post-LN residual blocks around the attention output a (T, H, Dh). (T, D)"""
+        n1, n2 = self.attn_norm, self.mlp_norm
+        return _post_kernel(self.compiled)(x, a, self.attn_out.weight, self.attn_out.bias, n1.weight, n1.bias, n1.eps,
+                                           self.gated.weight, self.wo.weight, self.wo.bias, n2.weight, n2.bias)
+
+
+def _post_attention(x, a, out_w, out_b, ln1_w, ln1_b, eps: float, gated_w, wo_w, wo_b, ln2_w, ln2_b):
+    d = x.shape[1]
+    x = F.layer_norm(F.linear(a.flatten(1), out_w, out_b) + x, (d,), ln1_w, ln1_b, eps)
+    g = F.linear(x, gated_w)  # (T, 2I)
+    inner = g.shape[1] // 2
+    h = F.gelu(g[:, :inner]) * g[:, inner:]  # exact GELU on the FIRST half
+    return F.layer_norm(F.linear(h, wo_w, wo_b) + x, (d,), ln2_w, ln2_b, eps)
+
+
+@functools.lru_cache(maxsize=2)
+def _post_kernel(compiled: bool):
+    """Module-free so one compilation serves every layer."""
+    return torch.compile(_post_attention, dynamic=True) if compiled else _post_attention
 
 
 class DnaBert(nn.Module):
@@ -73,6 +90,7 @@ class DnaBert(nn.Module):
         self.emb_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.layers = nn.ModuleList(BertLayer(cfg) for _ in range(cfg.num_hidden_layers))
         self.attention_backend = "auto"
+        self.compiled = False
         self._slopes: dict[torch.device, torch.Tensor] = {}  # fp32 always: not a buffer, so .half() can't round it
 
     def slopes(self, device: torch.device) -> torch.Tensor:
@@ -81,13 +99,23 @@ class DnaBert(nn.Module):
             self._slopes[device] = torch.tensor(alibi_slopes(self.cfg.num_attention_heads), device=device)
         return self._slopes[device]
 
+    def compile_blocks(self) -> None:
+        """torch.compile the per-token post-attention block (bias, residual, LayerNorm, gated GELU)."""
+        for layer in self.layers:
+            layer.compiled = True
+        self.compiled = True
+
     def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
         """Last-layer states of every token (no final LN beyond the per-layer post-LNs). (T, D)"""
         # token type 0 for every token: its learned row is added everywhere; no position embeddings (ALiBi)
         x = self.emb_norm(self.word_embeddings(batch.tokens) + self.token_type_embeddings.weight[0])
         slopes = self.slopes(x.device)
+        scale = self.cfg.head_dim ** -0.5
         for layer in self.layers:
-            x = layer(x, batch, slopes, self.attention_backend)
+            q, k, v = layer.qkv(x)  # each (T, H, Dh)
+            a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=scale, slopes=slopes,
+                                 backend=self.attention_backend, seq_id=batch.seq_id)  # (T, H, Dh)
+            x = layer.post_attention(x, a)
         return x
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -66,26 +67,51 @@ class ESMLayer(nn.Module):
         self.fc1 = nn.Linear(d, cfg.ffn_dim)
         self.fc2 = nn.Linear(cfg.ffn_dim, d)
         # inv_freq comes from the checkpoint (it was stored after an fp16 round trip in training)
+        self.compiled = False
         self.register_buffer("inv_freq", 1.0 / 10000 ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
 
-    def rotary(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin tables (T, 1, D) in fp32 for per-sequence positions `pos` (T,)."""
-        freqs = pos.float()[:, None] * self.inv_freq.float()[None, :]  # (T, D/2)
-        emb = torch.cat((freqs, freqs), dim=-1)[:, None, :]  # (T, 1, D)
-        return emb.cos(), emb.sin()
+    def pre_attention(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        """LayerNorm, fused q|k|v, q scaling and rotary (in fp32). x (T, D) -> q, k, v (T, H, Dh)."""
+        n = self.attn_norm
+        return kernels(self.compiled)[0](x, cos, sin, n.weight, n.bias, n.eps, self.qkv.weight, self.qkv.bias,
+                                         self.heads)
 
-    def forward(self, x: torch.Tensor, batch: PackedBatch, backend: str) -> torch.Tensor:
-        T, d = x.shape
-        h = self.attn_norm(x)
-        q, k, v = self.qkv(h).view(T, 3, self.heads, self.head_dim).unbind(1)  # each (T, H, Dh)
-        q = q * self.head_dim ** -0.5  # fair-esm scales q before the rotary embedding
-        cos, sin = self.rotary(batch.pos)
-        q = (q.float() * cos + rotate_half(q.float()) * sin).to(x.dtype)
-        k = (k.float() * cos + rotate_half(k.float()) * sin).to(x.dtype)
-        a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=1.0, backend=backend,
-                             seq_id=batch.seq_id)  # (T, H, Dh)
-        x = x + self.out_proj(a.reshape(T, d))
-        return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))  # exact (erf) GELU
+    def post_attention(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Output projection + residual, then the pre-LN MLP block with exact (erf) GELU. (T, D)"""
+        n = self.ffn_norm
+        return kernels(self.compiled)[1](x, a, self.out_proj.weight, self.out_proj.bias, n.weight, n.bias, n.eps,
+                                         self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
+
+
+def _pre_attention(x, cos, sin, ln_w, ln_b, eps: float, qkv_w, qkv_b, heads: int):
+    T, d = x.shape
+    head_dim = d // heads
+    q, k, v = F.linear(F.layer_norm(x, (d,), ln_w, ln_b, eps), qkv_w, qkv_b).view(T, 3, heads, head_dim).unbind(1)
+    q = q * head_dim ** -0.5  # fair-esm scales q before the rotary embedding
+    q = (q.float() * cos + rotate_half(q.float()) * sin).to(x.dtype)
+    k = (k.float() * cos + rotate_half(k.float()) * sin).to(x.dtype)
+    return q, k, v
+
+
+def _post_attention(x, a, out_w, out_b, ln_w, ln_b, eps: float, fc1_w, fc1_b, fc2_w, fc2_b):
+    x = x + F.linear(a.flatten(1), out_w, out_b)
+    h = F.gelu(F.linear(F.layer_norm(x, (x.shape[1],), ln_w, ln_b, eps), fc1_w, fc1_b))  # exact (erf) GELU
+    return x + F.linear(h, fc2_w, fc2_b)
+
+
+@functools.lru_cache(maxsize=2)
+def kernels(compiled: bool):
+    """(pre_attention, post_attention): module-free so one compilation serves every layer."""
+    if not compiled:
+        return _pre_attention, _post_attention
+    return (torch.compile(_pre_attention, dynamic=True), torch.compile(_post_attention, dynamic=True))
+
+
+def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (T, 1, Dh) in fp32 for per-sequence positions `pos` (T,)."""
+    freqs = pos.float()[:, None] * inv_freq.float()[None, :]  # (T, Dh/2)
+    emb = torch.cat((freqs, freqs), dim=-1)[:, None, :]  # (T, 1, Dh)
+    return emb.cos(), emb.sin()
 
 
 class ESM2(nn.Module):
@@ -98,6 +124,27 @@ class ESM2(nn.Module):
         self.layers = nn.ModuleList(ESMLayer(cfg) for _ in range(cfg.num_layers))
         self.final_norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.layer_norm_eps)
         self.attention_backend = "auto"
+        self.compiled = False
+        self._rotary_groups: list[int] | None = None
+
+    def rotary_groups(self) -> list[int]:
+        """Group index per layer; layers with identical checkpoint inv_freq share one cos/sin table."""
+        if self._rotary_groups is None:
+            distinct: list[torch.Tensor] = []
+            groups = []
+            for layer in self.layers:
+                match = [i for i, f in enumerate(distinct) if torch.equal(f, layer.inv_freq)]
+                if not match:
+                    distinct.append(layer.inv_freq)
+                groups.append(match[0] if match else len(distinct) - 1)
+            self._rotary_groups = groups
+        return self._rotary_groups
+
+    def compile_blocks(self) -> None:
+        """torch.compile the per-token blocks (fuses LayerNorm, rotary, GELU, residuals); attention stays eager."""
+        for layer in self.layers:
+            layer.compiled = True
+        self.compiled = True
 
     def embed(self, batch: PackedBatch) -> torch.Tensor:
         """Token embeddings with ESM-2's inference-time token dropout scaling. (T, D)"""
@@ -114,8 +161,14 @@ class ESM2(nn.Module):
     def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
         """Final representation (after emb_layer_norm_after) of every token. (T, D)"""
         x = self.embed(batch)
-        for layer in self.layers:
-            x = layer(x, batch, self.attention_backend)
+        tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layers share inv_freq in practice
+        for layer, key in zip(self.layers, self.rotary_groups()):
+            if key not in tables:
+                tables[key] = rotary_tables(layer.inv_freq, batch.pos)
+            q, k, v = layer.pre_attention(x, *tables[key])  # each (T, H, Dh)
+            a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=1.0,
+                                 backend=self.attention_backend, seq_id=batch.seq_id)  # (T, H, Dh)
+            x = layer.post_attention(x, a)
         return self.final_norm(x)
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:

@@ -1,6 +1,9 @@
-"""FlexAttention for packed sequences: document mask + optional symmetric ALiBi score_mod.
+"""FlexAttention for packed sequences: document block mask + optional symmetric ALiBi score_mod.
 
-Compiled on CUDA (the fused kernel); eager elsewhere (correct but unfused; used by CPU tests).
+The BlockMask is built directly from the sequence boundaries (no O(T^2) mask evaluation): query
+block b may only see the key blocks spanned by the documents it touches. Inputs are padded to a
+multiple of PAD_MULTIPLE tokens, each 128-token pad block its own document, so the compiled
+kernel sees few distinct shapes. Compiled on CUDA; eager elsewhere (correct, unfused: CPU tests).
 """
 
 from __future__ import annotations
@@ -8,6 +11,9 @@ from __future__ import annotations
 import functools
 
 import torch
+
+BLOCK = 128
+PAD_MULTIPLE = 8192  # shape buckets for the compiled kernel
 
 
 @functools.lru_cache(maxsize=None)
@@ -17,21 +23,36 @@ def _compiled_flex():
     return torch.compile(flex_attention, dynamic=False)
 
 
-def block_mask_for(seq_id: torch.Tensor):
-    """BlockMask letting token i attend token j iff both belong to the same sequence."""
-    from torch.nn.attention.flex_attention import create_block_mask
-
+def padded_doc_ids(seq_id: torch.Tensor, multiple: int) -> torch.Tensor:
+    """(Tp,) document id per token, Tp a multiple of `multiple` (and of BLOCK); pad blocks get fresh ids."""
     T = len(seq_id)
+    Tp = -(-T // multiple) * multiple
+    pad_ids = torch.arange(Tp - T, device=seq_id.device) // BLOCK + (seq_id[-1] + 1 if T else 0)
+    return torch.cat([seq_id, pad_ids])
+
+
+def doc_block_mask(doc: torch.Tensor):
+    """BlockMask for `doc` (Tp,) non-decreasing ids, Tp % BLOCK == 0: attend iff same document."""
+    from torch.nn.attention.flex_attention import BlockMask
+
+    Tp = len(doc)
+    nb = Tp // BLOCK
+    first = torch.arange(nb, device=doc.device) * BLOCK
+    kv_lo = torch.searchsorted(doc, doc[first], side="left") // BLOCK  # (nb,) first key block needed
+    kv_hi = (torch.searchsorted(doc, doc[first + BLOCK - 1], side="right") - 1) // BLOCK
+    num = (kv_hi - kv_lo + 1).to(torch.int32)
+    idx = (kv_lo[:, None] + torch.arange(nb, device=doc.device)[None, :]).clamp(max=nb - 1).to(torch.int32)
 
     def same_doc(b, h, qi, ki):
-        return seq_id[qi] == seq_id[ki]
+        return doc[qi] == doc[ki]
 
-    return create_block_mask(same_doc, None, None, T, T, device=seq_id.device)
+    return BlockMask.from_kv_blocks(num[None, None], idx[None, None], BLOCK_SIZE=BLOCK, mask_mod=same_doc,
+                                    seq_lengths=(Tp, Tp), compute_q_blocks=False)
 
 
 def flex_packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor, *,
                           scale: float, slopes: torch.Tensor | None, seq_id: torch.Tensor | None = None,
-                          block_mask=None) -> torch.Tensor:
+                          pad_multiple: int | None = None) -> torch.Tensor:
     """q, k, v: (T, H, D) -> (T, H, D); scores = q.k*scale - slope_h |i-j| within a sequence."""
     from torch.nn.attention.flex_attention import flex_attention
 
@@ -39,8 +60,9 @@ def flex_packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_
     if seq_id is None:
         lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
         seq_id = torch.repeat_interleave(torch.arange(len(lengths), device=q.device), lengths)
-    if block_mask is None:
-        block_mask = block_mask_for(seq_id)
+    multiple = pad_multiple or (PAD_MULTIPLE if q.is_cuda else BLOCK)
+    doc = padded_doc_ids(seq_id, multiple)
+    Tp = len(doc)
     score_mod = None
     if slopes is not None:
         sl = slopes.to(device=q.device, dtype=torch.float32)
@@ -48,8 +70,8 @@ def flex_packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_
         def score_mod(score, b, h, qi, ki):
             return score - sl[h] * (qi - ki).abs()
 
+    qh, kh, vh = (torch.nn.functional.pad(t, (0, 0, 0, 0, 0, Tp - T)).transpose(0, 1).unsqueeze(0)
+                  for t in (q, k, v))  # (1, H, Tp, D)
     fn = _compiled_flex() if q.is_cuda else flex_attention
-    qh, kh, vh = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, H, T, D)
-    out = fn(qh, kh, vh, score_mod=score_mod, block_mask=block_mask, scale=scale)  # (1, H, T, D)
-    assert out.shape[2] == T
-    return out[0].transpose(0, 1)  # (T, H, D)
+    out = fn(qh, kh, vh, score_mod=score_mod, block_mask=doc_block_mask(doc), scale=scale)  # (1, H, Tp, D)
+    return out[0, :, :T].transpose(0, 1)  # (T, H, D)

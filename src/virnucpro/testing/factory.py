@@ -130,7 +130,7 @@ def dnabert_state(cfg: DnaBertConfig = TINY_DNABERT, seed: int = 0) -> dict[str,
     return randomize(DnaBert(cfg), seed).state_dict()
 
 
-def train_dna_tokenizer(vocab_size: int, seed: int = 0):
+def train_dna_tokenizer(vocab_size: int, seed: int = 0, corpus_size: int = 300):
     """A BPE tokenizer like DNABERT-2's: whitespace pre-tokenizer, specials 0..4, `[CLS] $A [SEP]`."""
     import random
 
@@ -142,7 +142,7 @@ def train_dna_tokenizer(vocab_size: int, seed: int = 0):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                   initial_alphabet=list("ACGTN"))
     rnd = random.Random(seed)
-    corpus = ["".join(rnd.choice("ACGT") for _ in range(200)) for _ in range(300)]
+    corpus = ["".join(rnd.choice("ACGT") for _ in range(200)) for _ in range(corpus_size)]
     tok.train_from_iterator(corpus, trainer)
     tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
                                                        special_tokens=[("[CLS]", 1), ("[SEP]", 2)])

@@ -128,6 +128,34 @@ def time_encoder(embedder, which: str, tokens: list[list[int]], ids: list[str], 
             "tflops": round(flops / sec / 1e12, 1), "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
 
 
+def set_compiled(model, on: bool) -> None:
+    for layer in model.layers:
+        layer.compiled = on
+
+
+def profile_batch(embedder, which: str, tokens: list[list[int]], ids: list[str], budget: int, top: int = 12) -> list:
+    """Top CUDA kernels (share of device time) for one full batch: where the time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = embedder.esm if which == "esm" else embedder.dnabert
+    n = 0
+    for i, t in enumerate(tokens):  # about one batch worth of sequences
+        n += len(t)
+        if n > budget:
+            break
+    sample = tokens[:i]
+    embedder.encode(model, sample, ids, budget)
+    _sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        embedder.encode(model, sample, ids, budget)
+        _sync()
+    events = [e for e in prof.key_averages() if e.device_time_total > 0]
+    total = sum(e.self_device_time_total for e in events) or 1
+    events.sort(key=lambda e: -e.self_device_time_total)
+    return [{"kernel": e.key[:90], "pct": round(100 * e.self_device_time_total / total, 1), "calls": e.count}
+            for e in events[:top]]
+
+
 def baseline_esm(esm_cfg, tokens: list[list[int]], budget: int) -> dict:
     """transformers EsmModel fp16 + SDPA on length-sorted padded batches of <= budget padded tokens."""
     import transformers
@@ -240,14 +268,25 @@ def run(cfg: BenchConfig) -> dict:
     for wl, (ids, nucs, prots) in work.items():
         t = engine.tokenize(ids, nucs, prots)
         r = {"esm": time_encoder(engine, "esm", t.protein, ids, esm_budget)}
+        if cfg.compile and wl == "W500":
+            set_compiled(engine.esm, False)
+            r["esm_eager_blocks"] = time_encoder(engine, "esm", t.protein, ids, esm_budget)
+            set_compiled(engine.esm, True)
         for att in cfg.dnabert_attention:
             engine.dnabert.attention_backend = att
             r[f"dnabert_{att}"] = time_encoder(engine, "dnabert", t.dna, ids, dna_budget)
         engine.dnabert.attention_backend = "auto"
-        r["esm"]["mfu_pct"] = round(100 * r["esm"]["tflops"] / result["matmul_ceiling_tflops"], 1)
+        for m in r.values():
+            m["mfu_pct"] = round(100 * m["tflops"] / result["matmul_ceiling_tflops"], 1)
         result["encoders"][wl] = r
         log.info("%s: %s", wl, json.dumps(r))
     ids, nucs, prots = work["W500"]
+    t = engine.tokenize(ids, nucs, prots)
+    result["profile_W500"] = {"esm": profile_batch(engine, "esm", t.protein, ids, esm_budget),
+                              "dnabert": profile_batch(engine, "dnabert", t.dna, ids, dna_budget)}
+    for which, rows in result["profile_W500"].items():
+        for row in rows[:8]:
+            log.info("profile %s: %5.1f%% %5d x %s", which, row["pct"], row["calls"], row["kernel"])
     t = engine.tokenize(ids[: cfg.baseline_frames], nucs[: cfg.baseline_frames], prots[: cfg.baseline_frames])
     ours = time_encoder(engine, "esm", t.protein, ids, esm_budget)
     base = baseline_esm(engine.esm.cfg, t.protein, esm_budget)

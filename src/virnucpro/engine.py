@@ -95,6 +95,7 @@ class Embedder:
         self.dnabert = cast_for_inference(dnabert, cfg.device, cfg.dtype)
         self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
         self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
+        self.dnabert.attention_pad_to = cfg.dnabert_batch_tokens  # one compiled FlexAttention shape
         if cfg.compile:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()

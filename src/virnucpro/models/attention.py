@@ -54,6 +54,49 @@ def _has_varlen() -> bool:
     return True
 
 
+class AttentionPlan:
+    """Per-batch work shared by every layer (masks, padding indices, block masks): built once per batch."""
+
+    def __init__(self, kind: str, cu_seqlens: torch.Tensor, max_len: int, seq_id: torch.Tensor | None,
+                 slopes: torch.Tensor | None, dtype: torch.dtype, pad_to: int | None = None) -> None:
+        self.kind, self.cu_seqlens, self.max_len, self.slopes = kind, cu_seqlens, max_len, slopes
+        self.seq_id = seq_id if seq_id is not None else _seq_ids(cu_seqlens)
+        self.sdpa = _sdpa_layout(cu_seqlens, max_len, self.seq_id, slopes, dtype) if kind == "sdpa" else None
+        self.flex = None
+        if kind == "flex":
+            from virnucpro.models.flex import flex_plan
+
+            self.flex = flex_plan(self.seq_id, pad_to)
+
+
+def plan_attention(q_like: torch.Tensor, cu_seqlens: torch.Tensor, max_len: int, *, slopes: torch.Tensor | None = None,
+                   backend: str = "auto", seq_id: torch.Tensor | None = None, pad_to: int | None = None) -> AttentionPlan:
+    """Choose the kernel for this batch and precompute what all layers share."""
+    kind = choose_backend(backend, q_like, slopes is not None)
+    return AttentionPlan(kind, cu_seqlens, max_len, seq_id, slopes, q_like.dtype, pad_to)
+
+
+def _seq_ids(cu_seqlens: torch.Tensor) -> torch.Tensor:
+    lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
+    return torch.repeat_interleave(torch.arange(len(lengths), device=cu_seqlens.device), lengths)
+
+
+def run_planned(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPlan, scale: float) -> torch.Tensor:
+    """Attention for one layer with a batch's precomputed plan. q, k, v (T, H, D) -> (T, H, D)."""
+    if plan.kind == "reference":
+        return reference_attention(q, k, v, plan.cu_seqlens, scale=scale, slopes=plan.slopes)
+    if plan.kind == "sdpa":
+        return _sdpa_run(q, k, v, plan.sdpa, scale)
+    if plan.kind == "varlen":
+        assert plan.slopes is None, "varlen_attn has no bias input; use flex for ALiBi"
+        from torch.nn.attention.varlen import varlen_attn
+
+        return varlen_attn(q, k, v, plan.cu_seqlens, plan.cu_seqlens, plan.max_len, plan.max_len, scale=scale)
+    from virnucpro.models.flex import flex_run
+
+    return flex_run(q, k, v, plan.flex, scale=scale, slopes=plan.slopes)
+
+
 def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor, max_len: int,
                      *, scale: float, slopes: torch.Tensor | None = None, backend: str = "auto",
                      seq_id: torch.Tensor | None = None) -> torch.Tensor:
@@ -70,19 +113,8 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqle
     Returns:
         (T, H, D) in q's dtype.
     """
-    kind = choose_backend(backend, q, slopes is not None)
-    if kind == "reference":
-        return reference_attention(q, k, v, cu_seqlens, scale=scale, slopes=slopes)
-    if kind == "sdpa":
-        return _sdpa_padded(q, k, v, cu_seqlens, max_len, scale, slopes)
-    if kind == "varlen":
-        assert slopes is None, "varlen_attn has no bias input; use flex for ALiBi"
-        from torch.nn.attention.varlen import varlen_attn
-
-        return varlen_attn(q, k, v, cu_seqlens, cu_seqlens, max_len, max_len, scale=scale)
-    from virnucpro.models.flex import flex_packed_attention
-
-    return flex_packed_attention(q, k, v, cu_seqlens, scale=scale, slopes=slopes, seq_id=seq_id)
+    plan = plan_attention(q, cu_seqlens, max_len, slopes=slopes, backend=backend, seq_id=seq_id)
+    return run_planned(q, k, v, plan, scale)
 
 
 def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor, *,
@@ -106,19 +138,24 @@ def alibi_bias(slopes: torch.Tensor, length: int, device: torch.device) -> torch
     return -slopes.to(device)[:, None, None] * dist
 
 
-def _sdpa_padded(q, k, v, cu_seqlens, max_len, scale, slopes):
-    """Pad to (N, H, Lmax, D), run SDPA with a float key-padding (+ALiBi) mask, unpad."""
+def _sdpa_layout(cu_seqlens, max_len, seq_id, slopes, dtype) -> dict:
+    """Padding indices and the float mask (key padding, + ALiBi) for SDPA on (N, H, Lmax, D)."""
     n = len(cu_seqlens) - 1
     lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()  # (N,)
-    T, H, D = q.shape
-    seq_id = torch.repeat_interleave(torch.arange(n, device=q.device), lengths)  # (T,)
-    pos = torch.arange(T, device=q.device) - cu_seqlens[:-1].long()[seq_id]
-    pad = lambda t: t.new_zeros(n, max_len, H, D).index_put_((seq_id, pos), t).transpose(1, 2)  # noqa: E731
-    qp, kp, vp = pad(q), pad(k), pad(v)  # (N, H, L, D)
-    key_ok = torch.arange(max_len, device=q.device)[None, :] < lengths[:, None]  # (N, L)
-    mask = torch.zeros(n, 1, 1, max_len, device=q.device, dtype=torch.float32)
+    dev = cu_seqlens.device
+    pos = torch.arange(len(seq_id), device=dev) - cu_seqlens[:-1].long()[seq_id]  # (T,)
+    key_ok = torch.arange(max_len, device=dev)[None, :] < lengths[:, None]  # (N, L)
+    mask = torch.zeros(n, 1, 1, max_len, device=dev, dtype=torch.float32)
     mask = mask.masked_fill(~key_ok[:, None, None, :], float("-inf"))
     if slopes is not None:
-        mask = mask + alibi_bias(slopes.float(), max_len, q.device)[None]  # (N, H, L, L)
-    o = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=mask.to(q.dtype), scale=scale)  # (N, H, L, D)
+        mask = mask + alibi_bias(slopes.float(), max_len, dev)[None]  # (N, H, L, L)
+    return {"n": n, "max_len": max_len, "seq_id": seq_id, "pos": pos, "mask": mask.to(dtype)}
+
+
+def _sdpa_run(q, k, v, lay: dict, scale: float) -> torch.Tensor:
+    """Pad to (N, H, Lmax, D), run SDPA with the plan's mask, unpad."""
+    T, H, D = q.shape
+    n, L, seq_id, pos = lay["n"], lay["max_len"], lay["seq_id"], lay["pos"]
+    pad = lambda t: t.new_zeros(n, L, H, D).index_put_((seq_id, pos), t).transpose(1, 2)  # noqa: E731
+    o = F.scaled_dot_product_attention(pad(q), pad(k), pad(v), attn_mask=lay["mask"], scale=scale)  # (N, H, L, D)
     return o.transpose(1, 2)[seq_id, pos]  # (T, H, D)

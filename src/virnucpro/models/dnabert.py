@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virnucpro.models.attention import alibi_slopes, packed_attention
+from virnucpro.models.attention import alibi_slopes, plan_attention, run_planned
 from virnucpro.models.packing import PackedBatch, segment_mean
 
 
@@ -90,6 +90,7 @@ class DnaBert(nn.Module):
         self.emb_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.layers = nn.ModuleList(BertLayer(cfg) for _ in range(cfg.num_hidden_layers))
         self.attention_backend = "auto"
+        self.attention_pad_to: int | None = None  # fixed padded length for compiled kernels (set by the engine)
         self.compiled = False
         self._slopes: dict[torch.device, torch.Tensor] = {}  # fp32 always: not a buffer, so .half() can't round it
 
@@ -111,11 +112,11 @@ class DnaBert(nn.Module):
         x = self.emb_norm(self.word_embeddings(batch.tokens) + self.token_type_embeddings.weight[0])
         slopes = self.slopes(x.device)
         scale = self.cfg.head_dim ** -0.5
+        plan = plan_attention(x, batch.cu_seqlens, batch.max_len, slopes=slopes, backend=self.attention_backend,
+                              seq_id=batch.seq_id, pad_to=self.attention_pad_to)  # masks built once per batch
         for layer in self.layers:
             q, k, v = layer.qkv(x)  # each (T, H, Dh)
-            a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=scale, slopes=slopes,
-                                 backend=self.attention_backend, seq_id=batch.seq_id)  # (T, H, Dh)
-            x = layer.post_attention(x, a)
+            x = layer.post_attention(x, run_planned(q, k, v, plan, scale))
         return x
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:

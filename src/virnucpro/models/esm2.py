@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virnucpro.models.attention import packed_attention
+from virnucpro.models.attention import plan_attention, run_planned
 from virnucpro.models.packing import PackedBatch, segment_mean
 
 MASK_ID = 32
@@ -162,13 +162,12 @@ class ESM2(nn.Module):
         """Final representation (after emb_layer_norm_after) of every token. (T, D)"""
         x = self.embed(batch)
         tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layers share inv_freq in practice
+        plan = plan_attention(x, batch.cu_seqlens, batch.max_len, backend=self.attention_backend, seq_id=batch.seq_id)
         for layer, key in zip(self.layers, self.rotary_groups()):
             if key not in tables:
                 tables[key] = rotary_tables(layer.inv_freq, batch.pos)
             q, k, v = layer.pre_attention(x, *tables[key])  # each (T, H, Dh)
-            a = packed_attention(q, k, v, batch.cu_seqlens, batch.max_len, scale=1.0,
-                                 backend=self.attention_backend, seq_id=batch.seq_id)  # (T, H, Dh)
-            x = layer.post_attention(x, a)
+            x = layer.post_attention(x, run_planned(q, k, v, plan, scale=1.0))  # q is pre-scaled
         return self.final_norm(x)
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:

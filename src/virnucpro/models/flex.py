@@ -50,19 +50,27 @@ def doc_block_mask(doc: torch.Tensor):
                                     seq_lengths=(Tp, Tp), compute_q_blocks=False)
 
 
-def flex_packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor, *,
-                          scale: float, slopes: torch.Tensor | None, seq_id: torch.Tensor | None = None,
-                          pad_multiple: int | None = None) -> torch.Tensor:
+def flex_plan(seq_id: torch.Tensor, pad_to: int | None = None) -> dict:
+    """Padded document ids and the BlockMask for one batch (shared by all layers).
+
+    On CUDA the batch is padded to `pad_to` tokens when given (one compiled shape for every
+    batch), else to a multiple of PAD_MULTIPLE.
+    """
+    T = len(seq_id)
+    if seq_id.is_cuda and pad_to:
+        multiple = max(-(-pad_to // BLOCK) * BLOCK, -(-T // BLOCK) * BLOCK)
+    else:
+        multiple = PAD_MULTIPLE if seq_id.is_cuda else BLOCK
+    doc = padded_doc_ids(seq_id, multiple)
+    return {"T": T, "Tp": len(doc), "block_mask": doc_block_mask(doc)}
+
+
+def flex_run(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: dict, *, scale: float,
+             slopes: torch.Tensor | None) -> torch.Tensor:
     """q, k, v: (T, H, D) -> (T, H, D); scores = q.k*scale - slope_h |i-j| within a sequence."""
     from torch.nn.attention.flex_attention import flex_attention
 
-    T = q.shape[0]
-    if seq_id is None:
-        lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
-        seq_id = torch.repeat_interleave(torch.arange(len(lengths), device=q.device), lengths)
-    multiple = pad_multiple or (PAD_MULTIPLE if q.is_cuda else BLOCK)
-    doc = padded_doc_ids(seq_id, multiple)
-    Tp = len(doc)
+    T, Tp = plan["T"], plan["Tp"]
     score_mod = None
     if slopes is not None:
         sl = slopes.to(device=q.device, dtype=torch.float32)
@@ -73,5 +81,5 @@ def flex_packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_
     qh, kh, vh = (torch.nn.functional.pad(t, (0, 0, 0, 0, 0, Tp - T)).transpose(0, 1).unsqueeze(0)
                   for t in (q, k, v))  # (1, H, Tp, D)
     fn = _compiled_flex() if q.is_cuda else flex_attention
-    out = fn(qh, kh, vh, score_mod=score_mod, block_mask=doc_block_mask(doc), scale=scale)  # (1, H, Tp, D)
+    out = fn(qh, kh, vh, score_mod=score_mod, block_mask=plan["block_mask"], scale=scale)  # (1, H, Tp, D)
     return out[0, :, :T].transpose(0, 1)  # (T, H, D)

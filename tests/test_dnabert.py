@@ -31,7 +31,7 @@ def test_equals_eager_reference(tmp_path, heads):
     assert max(map(len, ids)) > 512  # ALiBi beyond the 512 starting size
     assert all(t[0] == 1 and t[-1] == 2 for t in ids)
     want = torch.stack([reference_embedding(sd, cfg, t) for t in ids])
-    for backend in ("reference", "sdpa"):
+    for backend in ("reference", "sdpa", "flex"):  # flex: eager on CPU, padded-buffer path included
         model.attention_backend = backend
         with torch.no_grad():
             got = model(pack(ids))

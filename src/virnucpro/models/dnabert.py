@@ -53,9 +53,12 @@ class BertLayer(nn.Module):
         self.inner = i
         self.compiled = False
 
-    def qkv(self, x: torch.Tensor):
-        """x (T, D) -> q, k, v (T, H, Dh)."""
-        return self.Wqkv(x).view(x.shape[0], 3, self.heads, self.head_dim).unbind(1)
+    def qkv(self, x: torch.Tensor, padded: torch.Tensor | None = None):
+        """x (T, D) -> q, k, v (T, H, Dh); with `padded` (Tp, 3D, zero tail) written in place, views of it."""
+        if padded is None:
+            return self.Wqkv(x).view(x.shape[0], 3, self.heads, self.head_dim).unbind(1)
+        torch.addmm(self.Wqkv.bias, x, self.Wqkv.weight.t(), out=padded[: x.shape[0]])  # no per-layer pad copy
+        return padded.view(padded.shape[0], 3, self.heads, self.head_dim).unbind(1)
 
     def post_attention(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Post-LN residual blocks around the attention output a (T, H, Dh). (T, D)"""
@@ -114,8 +117,9 @@ class DnaBert(nn.Module):
         scale = self.cfg.head_dim ** -0.5
         plan = plan_attention(x, batch.cu_seqlens, batch.max_len, slopes=slopes, backend=self.attention_backend,
                               seq_id=batch.seq_id, pad_to=self.attention_pad_to)  # masks built once per batch
+        padded = x.new_zeros(plan.flex["Tp"], 3 * x.shape[1]) if plan.kind == "flex" else None
         for layer in self.layers:
-            q, k, v = layer.qkv(x)  # each (T, H, Dh)
+            q, k, v = layer.qkv(x, padded)  # each (T or Tp, H, Dh)
             x = layer.post_attention(x, run_planned(q, k, v, plan, scale))
         return x
 

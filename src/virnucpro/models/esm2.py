@@ -47,12 +47,6 @@ PRESETS = {
 }
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """NeoX-style half split: (x1, x2) -> (-x2, x1)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
 class ESMLayer(nn.Module):
     """Pre-LN transformer layer with fused q|k|v and rotary attention."""
 
@@ -87,10 +81,15 @@ def _pre_attention(x, cos, sin, ln_w, ln_b, eps: float, qkv_w, qkv_b, heads: int
     T, d = x.shape
     head_dim = d // heads
     q, k, v = F.linear(F.layer_norm(x, (d,), ln_w, ln_b, eps), qkv_w, qkv_b).view(T, 3, heads, head_dim).unbind(1)
-    q = q * head_dim ** -0.5  # fair-esm scales q before the rotary embedding
-    q = (q.float() * cos + rotate_half(q.float()) * sin).to(x.dtype)
-    k = (k.float() * cos + rotate_half(k.float()) * sin).to(x.dtype)
-    return q, k, v
+    # fair-esm scales q before the rotary embedding; rotation is linear, so the scale folds into the tables
+    scale = head_dim ** -0.5
+    return _rotate(q, cos * scale, sin * scale), _rotate(k, cos, sin), v
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """NeoX rotary in fp32 with half tables cos, sin (T, 1, Dh/2): (x1, x2) -> (x1 c - x2 s, x2 c + x1 s)."""
+    x1, x2 = x.float().chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).to(x.dtype)
 
 
 def _post_attention(x, a, out_w, out_b, ln_w, ln_b, eps: float, fc1_w, fc1_b, fc2_w, fc2_b):
@@ -108,10 +107,12 @@ def kernels(compiled: bool):
 
 
 def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin (T, 1, Dh) in fp32 for per-sequence positions `pos` (T,)."""
+    """Half tables cos, sin (T, 1, Dh/2) in fp32 for per-sequence positions `pos` (T,).
+
+    fair-esm uses emb = cat(freqs, freqs); both halves are equal, so half tables suffice.
+    """
     freqs = pos.float()[:, None] * inv_freq.float()[None, :]  # (T, Dh/2)
-    emb = torch.cat((freqs, freqs), dim=-1)[:, None, :]  # (T, 1, Dh)
-    return emb.cos(), emb.sin()
+    return freqs.cos()[:, None, :], freqs.sin()[:, None, :]
 
 
 class ESM2(nn.Module):

@@ -78,8 +78,9 @@ def flex_run(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: dict, *, s
         def score_mod(score, b, h, qi, ki):
             return score - sl[h] * (qi - ki).abs()
 
-    qh, kh, vh = (torch.nn.functional.pad(t, (0, 0, 0, 0, 0, Tp - T)).transpose(0, 1).unsqueeze(0)
-                  for t in (q, k, v))  # (1, H, Tp, D)
+    if q.shape[0] != Tp:  # callers may hand in views of an already padded buffer
+        q, k, v = (torch.nn.functional.pad(t, (0, 0, 0, 0, 0, Tp - T)) for t in (q, k, v))
+    qh, kh, vh = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, H, Tp, D)
     fn = _compiled_flex() if q.is_cuda else flex_attention
     out = fn(qh, kh, vh, score_mod=score_mod, block_mask=plan["block_mask"], scale=scale)  # (1, H, Tp, D)
     return out[0, :, :T].transpose(0, 1)  # (T, H, D)

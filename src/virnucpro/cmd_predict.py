@@ -112,22 +112,30 @@ def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, sec
         units = enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames))
         tokenized = ((k, u, embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins) if k not in done else None)
                      for k, u in units)
+        pending = None  # unit whose device work is queued but not yet collected
         for k, unit, tok in prefetch(tokenized):  # parsing, prepare and tokenising run ahead in a thread
+            launched = None
             if k not in done:
-                _process_unit(k, unit, tok, embedder, classifier, out, cfg, seconds)
+                feats = embedder.features_on_device(tok) if unit.frame_ids else None
+                launched = (k, unit, feats, time.perf_counter())
+            if pending is not None:  # finish the previous unit while this one runs on the device
+                _finish_unit(*pending, embedder, classifier, out, cfg, seconds)
+            pending = launched
             bar.update(len(unit.frame_ids))
+        if pending is not None:
+            _finish_unit(*pending, embedder, classifier, out, cfg, seconds)
 
 
-def _process_unit(k: int, u: PreparedBatch, tok, embedder, classifier, out: OutputPaths, cfg, seconds) -> None:
-    """Embed, classify and commit one work unit."""
-    t0 = time.perf_counter()
-    feats = embedder.features(tok) if u.frame_ids else None
-    t1 = time.perf_counter()
+def _finish_unit(k: int, u: PreparedBatch, feats, t0: float, embedder, classifier, out: OutputPaths, cfg,
+                 seconds) -> None:
+    """Collect a unit's features, classify, and commit it."""
     import torch
 
-    scores = classify(classifier, feats if feats is not None else torch.zeros(0, embedder.feature_dim))
+    feats = feats.cpu() if feats is not None else torch.zeros(0, embedder.feature_dim)  # waits for the device
+    t1 = time.perf_counter()
+    scores = classify(classifier, feats)
     calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
-    if cfg.keep_intermediate and feats is not None:
+    if cfg.keep_intermediate and len(feats):
         _save_embeddings(out, k, u.frame_ids, feats, embedder.dnabert.cfg.hidden_size)
     write_unit(unit_path(out.units, k), prediction_rows(u.frame_ids, scores),
                consensus_rows(u.frame_ids, u.frame_chunk, calls),

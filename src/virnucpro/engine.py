@@ -111,9 +111,13 @@ class Embedder:
 
     def features(self, tok: TokenizedFrames) -> torch.Tensor:
         """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
+        return self.features_on_device(tok).cpu()
+
+    def features_on_device(self, tok: TokenizedFrames) -> torch.Tensor:
+        """Queue both encoders for a unit and return the (F, D) features without waiting for the device."""
         dna = self.encode(self.dnabert, tok.dna, tok.ids, self.cfg.dnabert_batch_tokens)
         prot = self.encode(self.esm, tok.protein, tok.ids, self.cfg.esm_batch_tokens)
-        return torch.cat([dna, prot], dim=1).cpu()
+        return torch.cat([dna, prot], dim=1)
 
     @torch.inference_mode()
     def encode(self, model: Callable[[PackedBatch], torch.Tensor], tokens: list[list[int]], ids: list[str],

@@ -71,10 +71,9 @@ def segment_mean(x: torch.Tensor, seq_id: torch.Tensor, num_seqs: int,
         (num_seqs, D) float32.
     """
     xf = x.float()
+    w = weight.float() if weight is not None else torch.ones(len(seq_id), device=x.device)
     if weight is not None:
-        xf = xf * weight[:, None].float()
-        counts = torch.zeros(num_seqs, device=x.device).index_add_(0, seq_id, weight.float())
-    else:
-        counts = torch.bincount(seq_id, minlength=num_seqs).float()
+        xf = xf * w[:, None]
+    counts = torch.zeros(num_seqs, device=x.device).index_add_(0, seq_id, w)  # no host sync (unlike bincount)
     sums = torch.zeros(num_seqs, x.shape[1], device=x.device).index_add_(0, seq_id, xf)  # (N, D)
     return sums / counts[:, None]

@@ -61,3 +61,11 @@ def test_direct_document_block_mask_equals_create_block_mask():
     ours = doc_block_mask(doc).to_dense()
     ref = create_block_mask(lambda b, h, q, k: doc[q] == doc[k], None, None, len(doc), len(doc), device="cpu")
     assert torch.equal(ours, ref.to_dense())
+
+
+def test_pack_to_fixed_size_appends_short_filler_sequences():
+    b = pack([[5, 6, 7], [8, 9]], pad_to=300, pad_id=1)
+    assert b.num_tokens == 300
+    assert b.lengths.tolist() == [3, 2, 128, 128, 39]
+    assert b.tokens[5:].eq(1).all()
+    assert pack([[1] * 400], pad_to=300).num_tokens == 400  # never truncates

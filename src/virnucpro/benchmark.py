@@ -233,7 +233,7 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     write_reads(src, n_reads, seed=21)
     clf = MLPClassifier(embedder.feature_dim).eval()
     cfg = cmd_predict.PredictConfig(input=str(src), output_dir=tmp / "e2e_out", force=True, device="cuda",
-                                    precision="fp16", progress=False, unit_frames=8192)
+                                    precision="fp16", progress=False)
     t = time.perf_counter()
     info = cmd_predict.run(cfg, preloaded=(embedder, clf))
     sec = time.perf_counter() - t

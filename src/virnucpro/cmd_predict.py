@@ -44,7 +44,7 @@ class PredictConfig:
     keep_intermediate: bool = False
     resume: bool = False
     force: bool = False
-    unit_frames: int = 4096
+    unit_frames: int = 0  # 0 = auto: 32768 on CUDA (full batches), 4096 on CPU
     esm_batch_tokens: int = 0  # 0 = chosen from the device
     dnabert_batch_tokens: int = 0
     attention: str = "auto"
@@ -109,7 +109,7 @@ def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, sec
     if done:
         log.info("resuming: %d work unit(s) already committed", len(done))
     with progress_bar("embedding frames", "frames", total=total_frames, enabled=cfg.progress) as bar:
-        units = enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames))
+        units = enumerate(group_units(_prepared(input_path, cfg), _unit_frames(cfg, embedder.cfg.device)))
         tokenized = ((k, u, embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins) if k not in done else None)
                      for k, u in units)
         pending = None  # unit whose device work is queued but not yet collected
@@ -238,8 +238,12 @@ def _device_and_precision(cfg: PredictConfig) -> tuple[str, str]:
     return device, precision
 
 
+def _unit_frames(cfg: PredictConfig, device: str) -> int:
+    return cfg.unit_frames or (32768 if device.startswith("cuda") else 4096)
+
+
 def _resume_parameters(cfg: PredictConfig, device: str, precision: str) -> dict:
-    return {"chunk_size": cfg.chunk_size, "unit_frames": cfg.unit_frames, "precision": precision,
+    return {"chunk_size": cfg.chunk_size, "unit_frames": _unit_frames(cfg, device), "precision": precision,
             "device_type": device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
             "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
 

@@ -134,10 +134,11 @@ class Embedder:
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list) -> None:
         try:
-            packed = pack([tokens[i] for i in batch])
+            pad_to = budget if self.cfg.compile else None  # one shape per encoder for the compiled blocks
+            packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id)
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)
-            parts.append((batch, model(packed).float()))  # stays on the device: no host sync per batch
+            parts.append((batch, model(packed)[: len(batch)].float()))  # stays on the device: no host sync
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             if len(batch) == 1:

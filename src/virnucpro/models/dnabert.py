@@ -79,11 +79,13 @@ def _post_attention(x, a, out_w, out_b, ln1_w, ln1_b, eps: float, gated_w, wo_w,
 @functools.lru_cache(maxsize=2)
 def _post_kernel(compiled: bool):
     """Module-free so one compilation serves every layer."""
-    return torch.compile(_post_attention, dynamic=True) if compiled else _post_attention
+    return torch.compile(_post_attention, dynamic=False) if compiled else _post_attention
 
 
 class DnaBert(nn.Module):
     """DNABERT encoder; `forward` returns the mean of the last layer over all tokens ([CLS]..[SEP])."""
+
+    pad_token_id = 3  # [PAD], used for filler sequences of fixed-shape batches
 
     def __init__(self, cfg: DnaBertConfig = DNABERT_S) -> None:
         super().__init__()

@@ -103,7 +103,7 @@ def kernels(compiled: bool):
     """(pre_attention, post_attention): module-free so one compilation serves every layer."""
     if not compiled:
         return _pre_attention, _post_attention
-    return (torch.compile(_pre_attention, dynamic=True), torch.compile(_post_attention, dynamic=True))
+    return (torch.compile(_pre_attention, dynamic=False), torch.compile(_post_attention, dynamic=False))
 
 
 def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,6 +117,8 @@ def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tens
 
 class ESM2(nn.Module):
     """ESM-2 encoder; `forward` returns per-sequence means of the final (post-LN) representation."""
+
+    pad_token_id = 1  # <pad>, used for filler sequences of fixed-shape batches
 
     def __init__(self, cfg: ESM2Config) -> None:
         super().__init__()
@@ -142,7 +144,10 @@ class ESM2(nn.Module):
         return self._rotary_groups
 
     def compile_blocks(self) -> None:
-        """torch.compile the per-token blocks (fuses LayerNorm, rotary, GELU, residuals); attention stays eager."""
+        """torch.compile the per-token blocks (fuses LayerNorm, rotary, GELU, residuals); attention stays eager.
+
+        Static shapes: the engine pads every batch to its token budget, so one compilation serves all.
+        """
         for layer in self.layers:
             layer.compiled = True
         self.compiled = True

@@ -45,12 +45,23 @@ class PackedBatch:
                            self.cu_seqlens.pin_memory(), self.lengths.pin_memory(), self.max_len)
 
 
-def pack(token_lists: Sequence[Sequence[int]]) -> PackedBatch:
-    """Pack token id lists (each non-empty) into a PackedBatch on the CPU."""
-    lengths = torch.tensor([len(t) for t in token_lists], dtype=torch.int64)  # (N,)
-    assert len(lengths) > 0 and int(lengths.min()) > 0, "every packed sequence needs at least one token"
-    tokens = torch.tensor([x for t in token_lists for x in t], dtype=torch.int64)  # (T,)
-    return from_lengths(tokens, lengths)
+PAD_PIECE = 128  # filler sequences are at most this long, so attention over them stays cheap
+
+
+def pack(token_lists: Sequence[Sequence[int]], pad_to: int | None = None, pad_id: int = 0) -> PackedBatch:
+    """Pack token id lists (each non-empty) into a PackedBatch on the CPU.
+
+    With `pad_to`, filler sequences of `pad_id` (<= PAD_PIECE tokens each) are appended after the real
+    ones until the batch holds exactly max(pad_to, T) tokens: every batch then has one shape, so
+    compiled kernels never recompile. Real sequences keep indices 0..N-1; callers drop the rest.
+    """
+    lengths = [len(t) for t in token_lists]
+    assert lengths and min(lengths) > 0, "every packed sequence needs at least one token"
+    flat = [x for t in token_lists for x in t]
+    extra = max(0, (pad_to or 0) - len(flat))
+    lengths += [PAD_PIECE] * (extra // PAD_PIECE) + ([extra % PAD_PIECE] if extra % PAD_PIECE else [])
+    flat += [pad_id] * extra
+    return from_lengths(torch.tensor(flat, dtype=torch.int64), torch.tensor(lengths, dtype=torch.int64))
 
 
 def from_lengths(tokens: torch.Tensor, lengths: torch.Tensor) -> PackedBatch:

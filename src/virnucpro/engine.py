@@ -36,6 +36,11 @@ class EngineConfig:
     dnabert_batch_tokens: int = 65536
     attention: str = "auto"
     compile: bool = False
+    fixed_shapes: bool | None = None  # pad every batch to its budget; default: with compile
+
+    def __post_init__(self) -> None:
+        if self.fixed_shapes is None:
+            self.fixed_shapes = self.compile
 
 
 @dataclass
@@ -125,16 +130,16 @@ class Embedder:
         """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
         parts: list[tuple[list[int], torch.Tensor]] = []
         for batch in token_budget_batches([len(t) for t in tokens], budget):
-            self._run_split_on_oom(model, tokens, ids, batch, parts)
+            self._run_split_on_oom(model, tokens, ids, batch, parts, budget)
         order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
         emb = torch.cat([e for _, e in parts])  # (N, D) in batch order
         out = torch.empty_like(emb)
         out[order.to(emb.device)] = emb
         return out
 
-    def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list) -> None:
+    def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:
-            pad_to = budget if self.cfg.compile else None  # one shape per encoder for the compiled blocks
+            pad_to = budget if self.cfg.fixed_shapes else None  # one shape per encoder for compiled kernels
             packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id)
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)
@@ -147,5 +152,5 @@ class Embedder:
                     "alone: use a GPU with more memory, or lower --batch-tokens") from None
             half = len(batch) // 2
             log.debug("out of memory on a batch of %d sequences: splitting", len(batch))
-            self._run_split_on_oom(model, tokens, ids, batch[:half], parts)
-            self._run_split_on_oom(model, tokens, ids, batch[half:], parts)
+            self._run_split_on_oom(model, tokens, ids, batch[:half], parts, budget)
+            self._run_split_on_oom(model, tokens, ids, batch[half:], parts, budget)

@@ -134,3 +134,20 @@ def test_non_zip_file_is_refused(tmp_path):
     bad.write_bytes(b"\x80\x02 not a zip")
     with pytest.raises(ModelError, match="not a torch zip-format"):
         load_classifier(bad)
+
+
+def test_checkpoint_without_inv_freq_loads_with_warning(tmp_path, caplog):
+    d = write_esm_hf(tmp_path / "m")
+    _edit_safetensors(d / "model.safetensors",
+                      lambda sd: [sd.pop(k) for k in [k for k in sd if k.endswith("inv_freq")]])
+    model = load_esm(d)
+    assert "no rotary inv_freq" in caplog.text
+    assert torch.allclose(model.layers[1].inv_freq, 1.0 / 10000 ** (torch.arange(0, 12, 2).float() / 12))
+
+
+def test_one_missing_inv_freq_is_still_an_error(tmp_path):
+    d = write_esm_hf(tmp_path / "m")
+    _edit_safetensors(d / "model.safetensors",
+                      lambda sd: sd.pop("esm.encoder.layer.0.attention.self.rotary_embeddings.inv_freq"))
+    with pytest.raises(ModelError, match=r"missing keys: layers\.0\.inv_freq"):
+        load_esm(d)

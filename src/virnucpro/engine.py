@@ -36,7 +36,7 @@ class EngineConfig:
     dnabert_batch_tokens: int = 65536
     attention: str = "auto"
     compile: bool = False
-    fixed_shapes: bool | None = None  # pad every batch to its budget; default: with compile
+    fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -139,7 +139,9 @@ class Embedder:
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:
-            pad_to = budget if self.cfg.fixed_shapes else None  # one shape per encoder for compiled kernels
+            # ESM: one static shape for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
+            # DNABERT pads only inside FlexAttention (its token-wise work on filler would cost more than it saves)
+            pad_to = budget if self.cfg.fixed_shapes and model is self.esm else None
             packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id)
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)

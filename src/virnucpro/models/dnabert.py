@@ -79,7 +79,7 @@ def _post_attention(x, a, out_w, out_b, ln1_w, ln1_b, eps: float, gated_w, wo_w,
 @functools.lru_cache(maxsize=2)
 def _post_kernel(compiled: bool):
     """Module-free so one compilation serves every layer."""
-    return torch.compile(_post_attention, dynamic=False) if compiled else _post_attention
+    return torch.compile(_post_attention, dynamic=True) if compiled else _post_attention
 
 
 class DnaBert(nn.Module):

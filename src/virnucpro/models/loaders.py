@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
@@ -61,6 +62,8 @@ DNABERT_NAMES = NameMap(
     ignore=(r"^cls\.", r"^pooler\.", r"position_ids$", r"token_type_ids$"),
 )
 
+log = logging.getLogger("virnucpro")
+
 FAIR_ESM_RECORDS = {"argparse.Namespace", "omegaconf.", "typing.Any", "builtins.dict", "builtins.list",
                     "fairseq.", "pathlib.PosixPath"}
 
@@ -85,7 +88,23 @@ def load_esm(path: Path) -> ESM2:
     else:
         raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
                          "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
+    _fill_missing_inv_freq(state, cfg, path)
     return load_strict(_on_meta(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}").eval()
+
+
+def _fill_missing_inv_freq(state: dict, cfg: ESM2Config, path: Path) -> None:
+    """Checkpoints re-saved by newer tools may drop the (non-persistent there) rotary inv_freq buffers.
+
+    Only when ALL layers lack it: recompute analytically and warn, since the published values carry
+    an fp16 round trip from training and recomputed ones differ slightly.
+    """
+    keys = [f"layers.{i}.inv_freq" for i in range(cfg.num_layers)]
+    if any(k in state for k in keys):
+        return
+    log.warning("%s has no rotary inv_freq tables: recomputing them (embeddings may differ slightly from the "
+                "original's; prefer the original checkpoint files)", path)
+    inv = 1.0 / 10000 ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim)
+    state.update({k: inv.clone() for k in keys})
 
 
 def _esm_config_from_hf(path: Path) -> ESM2Config:

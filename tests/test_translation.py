@@ -61,3 +61,14 @@ def test_hand_made_cases():
     p = prepare_batch(RecordBatch(["lc"], ["atggcc"]), cs)
     assert p.chunk_seqs == ["atggcc"]  # chunk file keeps the input case
     assert p.nucleotides[0] == "ATGGCC"  # frames are uppercased
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, min_size=1, max_size=600), min_size=1, max_size=8),
+       st.sampled_from([3, 300, 500]))
+def test_count_batch_matches_prepare(seqs, cs):
+    from virnucpro.prepare import count_batch
+
+    batch = RecordBatch([f"s{i}" for i in range(len(seqs))], seqs)
+    p = prepare_batch(batch, cs)
+    assert count_batch(batch, cs) == (len(p.chunk_ids), len(p.frame_ids))

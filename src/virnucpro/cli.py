@@ -76,7 +76,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
                    "(default: from free GPU memory); DNABERT-S uses 4x")
     p.add_argument("--unit-frames", type=int, default=0, help="frames per committed work unit (resume "
-                   "granularity; 0 = 32768 on GPU, 4096 on CPU)")
+                   "granularity; 0 = 65536 on GPU, 4096 on CPU)")
     p.add_argument("--keep-intermediate", action="store_true", help="also keep the prepare FASTA files and "
                    "per-frame embeddings (safetensors)")
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")

@@ -17,7 +17,7 @@ from virnucpro.logs import add_file_log
 from virnucpro.memory import limit_heap_fragmentation
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
 from virnucpro.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
-from virnucpro.prepare import PreparedBatch, prepare_batch
+from virnucpro.prepare import PreparedBatch, count_batch, prepare_batch
 from virnucpro.progress import progress_bar
 from virnucpro.run_info import check_resumable, new_info, read_info, write_info
 from virnucpro.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
@@ -44,7 +44,7 @@ class PredictConfig:
     keep_intermediate: bool = False
     resume: bool = False
     force: bool = False
-    unit_frames: int = 0  # 0 = auto: 32768 on CUDA (full batches), 4096 on CPU
+    unit_frames: int = 0  # 0 = auto: 65536 on CUDA (few partly filled batches), 4096 on CPU
     esm_batch_tokens: int = 0  # 0 = chosen from the device
     dnabert_batch_tokens: int = 0
     attention: str = "auto"
@@ -94,9 +94,9 @@ def _scan(input_path: str, cfg: PredictConfig) -> dict:
     """One cheap CPU pass: validates the input (format, duplicates) and counts what will be computed."""
     stats, chunks, frames = ReadStats(), 0, 0
     t0 = time.perf_counter()
-    for p in _prepared(input_path, cfg, stats):
-        chunks += len(p.chunk_ids)
-        frames += len(p.frame_ids)
+    for batch in read_batches(input_path, READ_BATCH, stats, cfg.threads):
+        c, f = count_batch(batch, cfg.chunk_size)
+        chunks, frames = chunks + c, frames + f
     log.info("input: %d records (%d empty skipped), %d bp, %d chunks, %d frames to embed (scan %.1f s)",
              stats.records, stats.empty, stats.bases, chunks, frames, time.perf_counter() - t0)
     return {"records": stats.records, "empty_records_skipped": stats.empty, "bases": stats.bases,
@@ -239,7 +239,7 @@ def _device_and_precision(cfg: PredictConfig) -> tuple[str, str]:
 
 
 def _unit_frames(cfg: PredictConfig, device: str) -> int:
-    return cfg.unit_frames or (32768 if device.startswith("cuda") else 4096)
+    return cfg.unit_frames or (65536 if device.startswith("cuda") else 4096)
 
 
 def _resume_parameters(cfg: PredictConfig, device: str, precision: str) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 
 from virnucpro.chunking import chunk_bounds, chunk_numbers
 from virnucpro.seqio import RecordBatch
-from virnucpro.translation import STRAND_NAMES, translate_chunks
+from virnucpro.translation import STRAND_NAMES, count_kept_frames, translate_chunks
 
 
 @dataclass
@@ -41,6 +41,15 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
     frame_ids = [chunk_ids[c] + STRAND_NAMES[f] for c, f in zip(frames.chunk.tolist(), frames.frame.tolist())]
     return PreparedBatch(ids, lengths, chunk_ids, chunk_seqs, rec, frame_ids, frames.chunk,
                          frames.nucleotides, frames.proteins)
+
+
+def count_batch(batch: RecordBatch, chunk_size: int) -> tuple[int, int]:
+    """(chunks, kept frames) of a batch, without building IDs or sequences (the validating scan pass)."""
+    lengths = np.fromiter(map(len, batch.seqs), dtype=np.int64, count=len(batch.seqs))
+    buf = np.frombuffer("".join(batch.seqs).encode("ascii"), dtype=np.uint8)
+    offsets = np.cumsum(lengths) - lengths
+    rec, start, end = chunk_bounds(lengths, chunk_size)
+    return len(rec), count_kept_frames(buf, offsets[rec] + start, offsets[rec] + end)
 
 
 def slice_records(b: PreparedBatch, a: int, z: int) -> PreparedBatch:

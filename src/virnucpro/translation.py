@@ -92,13 +92,8 @@ def _frame_counts(flags: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np
     return tuple(_range_sum(_class_cumsum((flags & f) > 0), lo, hi) for f in (VALID, FSTOP, RSTOP))
 
 
-def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Frames:
-    """Translate chunks `buf[start:end]` in six frames and keep the stop-free, non-empty ones.
-
-    Args:
-        buf: (N,) uint8 ASCII bases of the concatenated sequences (any case).
-        start, end: (C,) int64 chunk boundaries in `buf`, end - start >= 1.
-    """
+def _kept_frames(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
+    """Per chunk and frame: kept?, lowest/highest codon position read, valid codon count; plus codon classes."""
     up = UPPER[buf]  # (N,)
     code = np.concatenate([CODE[up], np.full(2, 4, np.uint8)])  # (N+2,) two invalid sentinels
     codon = 25 * code[:-2] + 5 * code[1:-1] + code[2:]  # (N,) 5-ary codon of p..p+2, fits uint8 (<125)
@@ -116,9 +111,25 @@ def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Fra
     n_valid, n_fstop, n_rstop = _frame_counts(flags, lo, hi)
     n_stop = np.concatenate([n_fstop[:, :3], n_rstop[:, 3:]], axis=1)
     keep = has & (n_valid > 0) & (n_stop == 0)
+    return keep, lo, hi, n_valid, codon, up
+
+
+def count_kept_frames(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> int:
+    """Number of frames `translate_chunks` would keep, without building any string."""
+    return int(_kept_frames(buf, start, end)[0].sum())
+
+
+def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Frames:
+    """Translate chunks `buf[start:end]` in six frames and keep the stop-free, non-empty ones.
+
+    Args:
+        buf: (N,) uint8 ASCII bases of the concatenated sequences (any case).
+        start, end: (C,) int64 chunk boundaries in `buf`, end - start >= 1.
+    """
+    keep, lo, hi, n_valid, codon, up = _kept_frames(buf, start, end)
     chunk, frame = np.nonzero(keep)  # row-major: chunk order, then F1..R3
-    proteins = _proteins(codon, lo[chunk, frame], hi[chunk, frame], frame >= 3, n_valid[chunk, frame] < (
-        (hi[chunk, frame] - lo[chunk, frame]) // 3 + 1))
+    lo_k, hi_k = lo[chunk, frame], hi[chunk, frame]
+    proteins = _proteins(codon, lo_k, hi_k, frame >= 3, n_valid[chunk, frame] < (hi_k - lo_k) // 3 + 1)
     nucleotides = _slices(up, start[chunk], end[chunk], frame, np.fromiter(map(len, proteins), np.int64, len(proteins)))
     return Frames(chunk, frame, proteins, nucleotides)
 

@@ -260,9 +260,9 @@ def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:
 def _input_info(input_path: str) -> dict:
     p = Path(input_path)
     if not p.is_file():
-        from virnucpro.seqio import _check_path
+        from virnucpro.seqio import check_input_path
 
-        _check_path(input_path)
+        check_input_path(input_path)
     return {"path": str(p.resolve()) if not p.name == ".stdin_input" else "-", "bytes": p.stat().st_size,
             "sha256": sha256_file(p)}
 

@@ -89,7 +89,7 @@ def _describe(path: str) -> str:
     return "standard input" if path == "-" else repr(path)
 
 
-def _check_path(path: str) -> None:
+def check_input_path(path: str) -> None:
     if path == "":
         raise InputError("input path is empty: give a FASTA/FASTQ file (plain, .gz, .bz2, .xz, .zst) or '-' for stdin")
     if path == "-":
@@ -133,7 +133,7 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     """
     import dnaio
 
-    _check_path(path)
+    check_input_path(path)
     stats = stats if stats is not None else ReadStats()
     dups = DuplicateChecker()
     try:

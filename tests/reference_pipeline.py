@@ -86,7 +86,7 @@ def reference_predict(records, cs: int, dnabert_sd: dict, dnabert_cfg: DnaBertCo
                       alphabet, clf):
     """Rows (frame_id, label, score1, score2) and consensus {Modified_ID: bool}, one sequence at a time."""
     rows, consensus = [], {}
-    for chunks, frames in prepare_records(records, cs):
+    for _chunks, frames in prepare_records(records, cs):
         for fid, nuc, prot in frames:
             dna = reference_embedding(dnabert_sd, dnabert_cfg, tokenizer.encode_batch([nuc])[0])
             feat = torch.cat([dna, esm_embedding(esm_model, alphabet, prot)])[None]

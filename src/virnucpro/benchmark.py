@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 log = logging.getLogger("virnucpro")
@@ -138,12 +139,8 @@ def profile_batch(embedder, which: str, tokens: list[list[int]], ids: list[str],
     from torch.profiler import ProfilerActivity, profile
 
     model = embedder.esm if which == "esm" else embedder.dnabert
-    n = 0
-    for i, t in enumerate(tokens):  # about one batch worth of sequences
-        n += len(t)
-        if n > budget:
-            break
-    sample = tokens[:i]
+    cumulative = np.cumsum([len(t) for t in tokens])
+    sample = tokens[: max(1, int(np.searchsorted(cumulative, budget, side="right")))]  # one batch worth
     embedder.encode(model, sample, ids, budget)
     _sync()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
@@ -195,8 +192,6 @@ def baseline_esm(esm_cfg, tokens: list[list[int]], budget: int) -> dict:
     _sync()
     sec = time.perf_counter() - t
     n_tok = sum(len(x) for x in tokens)
-    del model
-    torch.cuda.empty_cache()
     return {"frames": len(tokens), "tokens": n_tok, "seconds": round(sec, 3), "tokens_per_s": round(n_tok / sec)}
 
 

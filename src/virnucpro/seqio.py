@@ -6,7 +6,6 @@ import itertools
 import logging
 import lzma
 import os
-import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterator

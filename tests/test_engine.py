@@ -32,3 +32,40 @@ def test_features_are_in_frame_order(tiny_models):
     together = e.features(e.tokenize(["a", "b", "c"], nucs, prots))
     alone = torch.cat([e.features(e.tokenize([i], [n], [p])) for i, n, p in zip("abc", nucs, prots)])
     assert (together - alone).abs().max() <= 1e-5
+
+
+class _OomAbove:
+    """Wraps an encoder: raises CUDA OOM for batches with more than `limit` sequences."""
+
+    def __init__(self, model, limit: int) -> None:
+        self.model, self.limit, self.calls = model, limit, []
+
+    def __call__(self, batch):
+        self.calls.append(batch.num_seqs)
+        if batch.num_seqs > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(batch)
+
+
+def test_out_of_memory_splits_batches_and_keeps_results(tiny_models):
+    dna, tok = load_dnabert(tiny_models.dnabert_dir)
+    e = Embedder(dna, tok, load_esm(tiny_models.esm_dir), EngineConfig(esm_batch_tokens=10_000))
+    prots = [[0] + [5] * n + [2] for n in range(1, 20)]
+    ids = [str(i) for i in range(len(prots))]
+    want = e.encode(e.esm, prots, ids, 10_000)
+    flaky = _OomAbove(e.esm, limit=4)
+    got = e.encode(flaky, prots, ids, 10_000)
+    assert flaky.calls[0] == len(prots) and max(flaky.calls[1:]) <= len(prots) // 2
+    assert (got - want).abs().max() <= 1e-5
+
+
+def test_out_of_memory_on_one_sequence_is_exit_4(tiny_models):
+    import pytest
+
+    from virnucpro.errors import OutOfMemoryError
+
+    dna, tok = load_dnabert(tiny_models.dnabert_dir)
+    e = Embedder(dna, tok, load_esm(tiny_models.esm_dir), EngineConfig())
+    with pytest.raises(OutOfMemoryError, match="'frame_7'.*does not fit") as err:
+        e.encode(_OomAbove(e.esm, limit=0), [[0, 5, 5, 2]], ["frame_7"], 1000)
+    assert err.value.exit_code == 4

@@ -142,7 +142,7 @@ class Embedder:
             # ESM: one static shape for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
             # DNABERT pads only inside FlexAttention (its token-wise work on filler would cost more than it saves)
             pad_to = budget if self.cfg.fixed_shapes and model is self.esm else None
-            packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id)
+            packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id if pad_to else 0)
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)
             parts.append((batch, model(packed)[: len(batch)].float()))  # stays on the device: no host sync

@@ -55,7 +55,7 @@ def test_out_of_memory_splits_batches_and_keeps_results(tiny_models):
     want = e.encode(e.esm, prots, ids, 10_000)
     flaky = _OomAbove(e.esm, limit=4)
     got = e.encode(flaky, prots, ids, 10_000)
-    assert flaky.calls[0] == len(prots) and max(flaky.calls[1:]) <= len(prots) // 2
+    assert flaky.calls[0] == len(prots) and max(flaky.calls[1:]) <= (len(prots) + 1) // 2
     assert (got - want).abs().max() <= 1e-5
 
 

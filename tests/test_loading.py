@@ -151,3 +151,17 @@ def test_one_missing_inv_freq_is_still_an_error(tmp_path):
                       lambda sd: sd.pop("esm.encoder.layer.0.attention.self.rotary_embeddings.inv_freq"))
     with pytest.raises(ModelError, match=r"missing keys: layers\.0\.inv_freq"):
         load_esm(d)
+
+
+def test_fair_esm_file_with_defaultdict_and_unknown_config_loads(tmp_path):
+    """Configs pickled as other objects (omegaconf, defaultdicts) load inertly; heads come from the presets."""
+    import collections
+
+    from virnucpro.models.esm2 import ESM2Config
+
+    path = write_esm_fair(tmp_path / "e.pt", ESM2Config(6, 320, 20))
+    obj = torch.load(path, weights_only=False)
+    obj["cfg"] = {"model": collections.defaultdict(list, {"encoder_layers": 6}), "extra": collections.OrderedDict()}
+    torch.save(obj, path)
+    model = load_esm(path)
+    assert model.cfg.attention_heads == 20 and model.cfg.num_layers == 6

@@ -63,13 +63,20 @@ def _ordered_dict(*args) -> collections.OrderedDict:
     return collections.OrderedDict(*args)
 
 
+def _plain_dict(*_factory) -> dict:
+    """defaultdict(factory) as a plain dict: the factory (a pickled global) is never called."""
+    return {}
+
+
 SAFE_FUNCTIONS = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): _ordered_dict,
-    ("builtins", "set"): set,
-    ("__builtin__", "set"): set,  # protocol-2 pickles spell builtins this way
+    ("collections", "defaultdict"): _plain_dict,  # appears in omegaconf configs of fair-esm checkpoints
 }
+# plain container and scalar types: calling them only builds data from already-unpickled values
+SAFE_FUNCTIONS.update({(mod, t.__name__): t for t in (set, frozenset, list, dict, tuple, int, float, str, bool)
+                       for mod in ("builtins", "__builtin__")})  # protocol-2 pickles spell it __builtin__
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -116,6 +116,8 @@ def test_bad_input_exit_2(tmp_path, run_cli, model_args):
     code, _, err = run_cli("predict", src, "-o", tmp_path / "o", *model_args)
     assert code == 2 and "duplicate sequence ID 'a'" in _one_error_line(err)
     assert not (tmp_path / "o" / "prediction_results.txt").exists()
+    src.write_text(">a\nACGT\n>b\nACGT\n")  # fixed input: runs without --force
+    assert run_cli("predict", src, "-o", tmp_path / "o", *model_args)[0] == 0
 
 
 def test_missing_model_offline_exit_2(tmp_path, run_cli, monkeypatch):

@@ -67,17 +67,15 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     device, precision = _device_and_precision(cfg)
     models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
     info = new_info(_resume_parameters(cfg, device, precision), models, _input_info(input_path), device, precision)
+    info["counts"] = _scan(input_path, cfg)  # validates the whole input before the output dir is claimed
     _claim(out, info, cfg)
     file_log = add_file_log(out.log)
     try:
-        counts = _scan(input_path, cfg)  # validates the whole input before any GPU work
-        info["counts"] = counts
-        write_info(out.run_info, info)
         if preloaded is None:
             embedder, classifier, seconds = _load(paths, device, precision, cfg)
         else:
             (embedder, classifier), seconds = preloaded, {}
-        _compute_units(input_path, cfg, out, embedder, classifier, counts["frames"], seconds)
+        _compute_units(input_path, cfg, out, embedder, classifier, info["counts"]["frames"], seconds)
         _finish(out, input_path, cfg, info, seconds, t_start)
     finally:
         logging.getLogger("virnucpro").removeHandler(file_log)

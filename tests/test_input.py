@@ -56,22 +56,28 @@ def _assert_clean_failure(code, err, out_dir, *needles):
     assert "Traceback" not in err
     for n in needles:
         assert n in lines[0], lines[0]
-    assert not (out_dir / "chunks.fa").exists()  # nothing that looks complete
-    assert not list(out_dir.glob("*.fa*")) if out_dir.exists() else True
+    leftovers = list(out_dir.glob("*.fa*")) if out_dir.exists() else []
+    assert not leftovers  # nothing that looks complete
 
 
-def test_binary_file(tmp_path, run_cli):
-    src = tmp_path / "x.fa"
-    src.write_bytes(bytes(range(256)) * 4)
+_GZ = gzip.compress((">r\n" + "ACGT" * 50 + "\n").encode() * 2000)
+BAD_FILES = {
+    "binary": ("x.fa", bytes(range(256)) * 4, ["x.fa", "not a FASTA or FASTQ"]),
+    "html": ("page.fa", b"<!DOCTYPE html>\n<html><body>Not Found</body></html>\n", ["page.fa", "line 1"]),
+    "truncated gzip": ("t.fa.gz", _GZ[: len(_GZ) // 2], ["t.fa.gz", "truncated or corrupt"]),
+    "malformed fastq": ("bad.fq", b"@r1\nACGT\n+\nIII\n", ["bad.fq", "line"]),
+    "paired reads": ("pairs.fq", b"@r1 1:N:0:1\nACGT\n+\nIIII\n@r1 2:N:0:1\nACGA\n+\nIIII\n",
+                     ["duplicate sequence ID 'r1'", "pairs.fq", "paired reads", "/1"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_input_file(case, tmp_path, run_cli):
+    name, content, needles = BAD_FILES[case]
+    src = tmp_path / name
+    src.write_bytes(content)
     code, _, err = _prepare(run_cli, src, tmp_path / "o")
-    _assert_clean_failure(code, err, tmp_path / "o", "x.fa", "not a FASTA or FASTQ")
-
-
-def test_html_file(tmp_path, run_cli):
-    src = tmp_path / "page.fa"
-    src.write_text("<!DOCTYPE html>\n<html><body>Not Found</body></html>\n")
-    code, _, err = _prepare(run_cli, src, tmp_path / "o")
-    _assert_clean_failure(code, err, tmp_path / "o", "page.fa", "line 1")
+    _assert_clean_failure(code, err, tmp_path / "o", *needles)
 
 
 def test_empty_path_and_missing_file(tmp_path, run_cli):
@@ -81,34 +87,12 @@ def test_empty_path_and_missing_file(tmp_path, run_cli):
     _assert_clean_failure(code, err, tmp_path / "o", "nope.fa", "does not exist")
 
 
-def test_duplicate_ids_paired_reads(tmp_path, run_cli):
-    src = tmp_path / "pairs.fq"
-    src.write_text("@r1 1:N:0:1\nACGT\n+\nIIII\n@r1 2:N:0:1\nACGA\n+\nIIII\n")
-    code, _, err = _prepare(run_cli, src, tmp_path / "o")
-    _assert_clean_failure(code, err, tmp_path / "o", "duplicate sequence ID 'r1'", "pairs.fq", "paired reads", "/1")
-
-
 def test_duplicate_ids_across_batches():
     d = DuplicateChecker()
     for k in range(40):
         assert d.add([f"id{k}_{i}" for i in range(100)]) is None
     assert d.add(["new", "id7_3"]) == "id7_3"
     assert d.add(["x", "y", "x"]) == "x"
-
-
-def test_truncated_gzip(tmp_path, run_cli):
-    src = tmp_path / "t.fa.gz"
-    data = gzip.compress((">r\n" + "ACGT" * 50 + "\n").encode() * 2000)
-    src.write_bytes(data[: len(data) // 2])
-    code, _, err = _prepare(run_cli, src, tmp_path / "o")
-    _assert_clean_failure(code, err, tmp_path / "o", "t.fa.gz", "truncated or corrupt")
-
-
-def test_malformed_fastq(tmp_path, run_cli):
-    src = tmp_path / "bad.fq"
-    src.write_text("@r1\nACGT\n+\nIII\n")
-    code, _, err = _prepare(run_cli, src, tmp_path / "o")
-    _assert_clean_failure(code, err, tmp_path / "o", "bad.fq", "line")
 
 
 def test_empty_records_skipped_with_warning(tmp_path, run_cli):

@@ -32,14 +32,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
 
 
+def _input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="FASTA/FASTQ file (plain, gz, bz2, xz, zst) or '-' for stdin")
+    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 select the "
+                   "published classifiers)")
+
+
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="chunk and six-frame translate (the original's preparation step)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
                                    "as the original VirNucPro preparation step.")
-    p.add_argument("input", help="FASTA/FASTQ file (plain, gz, bz2, xz, zst) or '-' for stdin")
-    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 for the "
-                   "published classifiers)")
+    _input_args(p)
     _common(p)
     p.set_defaults(func=_run_prepare)
 
@@ -58,9 +62,7 @@ def _add_predict(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
                                    "Resumable: rerun the same command after an interruption.")
-    p.add_argument("input", help="FASTA/FASTQ file (plain, gz, bz2, xz, zst) or '-' for stdin")
-    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 select the "
-                   "published classifiers)")
+    _input_args(p)
     p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
     p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="classifier .pth/.safetensors (default: the published one "

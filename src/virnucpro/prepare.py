@@ -35,8 +35,12 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
     rec, start, end = chunk_bounds(lengths, chunk_size)
     gstart, gend = offsets[rec] + start, offsets[rec] + end  # (C,) positions in buf
     ids = batch.ids
-    chunk_ids = [f"{ids[r]}_chunk_{k}" for r, k in zip(rec.tolist(), chunk_numbers(rec).tolist())]
-    chunk_seqs = [text[a:b] for a, b in zip(gstart.tolist(), gend.tolist())]
+    if len(rec) == len(ids):  # every record is one chunk (all reads <= cs): chunks are the records themselves
+        chunk_ids = [f"{i}_chunk_1" for i in ids]
+        chunk_seqs = list(batch.seqs)
+    else:
+        chunk_ids = [f"{ids[r]}_chunk_{k}" for r, k in zip(rec.tolist(), chunk_numbers(rec).tolist())]
+        chunk_seqs = [text[a:b] for a, b in zip(gstart.tolist(), gend.tolist())]
     frames = translate_chunks(buf, gstart, gend)
     frame_ids = [chunk_ids[c] + STRAND_NAMES[f] for c, f in zip(frames.chunk.tolist(), frames.frame.tolist())]
     return PreparedBatch(ids, lengths, chunk_ids, chunk_seqs, rec, frame_ids, frames.chunk,

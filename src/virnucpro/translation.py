@@ -50,6 +50,7 @@ def _luts() -> tuple[np.ndarray, ...]:
 
 
 UPPER, CODE, COMP, FLAGS, FAA, RAA = _luts()
+CODE_ANY_CASE = CODE[UPPER]  # codes straight from raw bytes (lowercase too)
 
 
 @dataclass
@@ -62,13 +63,19 @@ class Frames:
     nucleotides: list[str]
 
 
-def _class_cumsum(x: np.ndarray) -> np.ndarray:
-    """Prefix sums per residue class: out[r, i] = sum of x[3j + r] for j <= i. Shape (3, ceil(N/3))."""
+def _class_cumsum(x: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray:
+    """Prefix sums per residue class: out[r, i] = sum of v[3j + r] for j <= i, v = lut[x] (or x).
+
+    Shape (3, ceil(N/3)); the lookup is fused into the per-class copy (no N-long int64 temporary).
+    """
     k = -(-len(x) // 3)
-    rows = np.zeros((3, k), dtype=np.int64)  # row r holds x[r::3], contiguous so cumsum is fast
+    rows = np.zeros((3, k), dtype=np.int64)  # row r holds v[r::3], contiguous so cumsum is fast
     for r in range(3):
         xr = x[r::3]
-        rows[r, :len(xr)] = xr
+        if lut is None:
+            rows[r, :len(xr)] = xr
+        else:
+            np.take(lut, xr, out=rows[r, :len(xr)])
     return rows.cumsum(axis=1, out=rows)
 
 
@@ -86,7 +93,7 @@ def _frame_counts(flags: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np
         spread = np.zeros(8, np.int64)  # flag bits -> one counter field each
         for v in range(8):
             spread[v] = (v & VALID) + ((v & FSTOP) >> 1 << bits) + ((v & RSTOP) >> 2 << 2 * bits)
-        total = _range_sum(_class_cumsum(spread[flags]), lo, hi)
+        total = _range_sum(_class_cumsum(flags, spread), lo, hi)
         mask = (1 << bits) - 1
         return total & mask, (total >> bits) & mask, total >> 2 * bits
     return tuple(_range_sum(_class_cumsum((flags & f) > 0), lo, hi) for f in (VALID, FSTOP, RSTOP))
@@ -94,9 +101,12 @@ def _frame_counts(flags: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np
 
 def _kept_frames(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
     """Per chunk and frame: kept?, lowest/highest codon position read, valid codon count; plus codon classes."""
-    up = UPPER[buf]  # (N,)
-    code = np.concatenate([CODE[up], np.full(2, 4, np.uint8)])  # (N+2,) two invalid sentinels
-    codon = 25 * code[:-2] + 5 * code[1:-1] + code[2:]  # (N,) 5-ary codon of p..p+2, fits uint8 (<125)
+    n = len(buf)
+    code = np.full(n + 2, 4, np.uint8)  # (N+2,) A0 C1 G2 T3 else 4, two invalid sentinels
+    np.take(CODE_ANY_CASE, buf, out=code[:n])
+    codon = code[:-2] * np.uint8(25)  # (N,) 5-ary codon of p..p+2, fits uint8 (< 125)
+    codon += code[1:-1] * np.uint8(5)
+    codon += code[2:]
     flags = FLAGS[codon]  # (N,)
 
     lc = (end - start)[:, None]  # (C,1)
@@ -111,7 +121,7 @@ def _kept_frames(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
     n_valid, n_fstop, n_rstop = _frame_counts(flags, lo, hi)
     n_stop = np.concatenate([n_fstop[:, :3], n_rstop[:, 3:]], axis=1)
     keep = has & (n_valid > 0) & (n_stop == 0)
-    return keep, lo, hi, n_valid, codon, up
+    return keep, lo, hi, n_valid, codon
 
 
 def count_kept_frames(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> int:
@@ -126,11 +136,11 @@ def translate_chunks(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> Fra
         buf: (N,) uint8 ASCII bases of the concatenated sequences (any case).
         start, end: (C,) int64 chunk boundaries in `buf`, end - start >= 1.
     """
-    keep, lo, hi, n_valid, codon, up = _kept_frames(buf, start, end)
+    keep, lo, hi, n_valid, codon = _kept_frames(buf, start, end)
     chunk, frame = np.nonzero(keep)  # row-major: chunk order, then F1..R3
     lo_k, hi_k = lo[chunk, frame], hi[chunk, frame]
     proteins = _proteins(codon, lo_k, hi_k, frame >= 3, n_valid[chunk, frame] < (hi_k - lo_k) // 3 + 1)
-    nucleotides = _slices(up, start[chunk], end[chunk], frame, np.fromiter(map(len, proteins), np.int64, len(proteins)))
+    nucleotides = _slices(UPPER[buf], start[chunk], end[chunk], frame, np.fromiter(map(len, proteins), np.int64, len(proteins)))
     return Frames(chunk, frame, proteins, nucleotides)
 
 

@@ -26,14 +26,19 @@ class PreparedBatch:
     proteins: list[str]  # (F,)
 
 
-def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
-    """Chunk and translate one batch of non-empty records exactly as the original does."""
+def _layout(batch: RecordBatch, chunk_size: int):
+    """Records laid end to end: (lengths (S,), text, buf (N,) uint8, chunk record (C,), chunk start/end in buf (C,))."""
     lengths = np.fromiter(map(len, batch.seqs), dtype=np.int64, count=len(batch.seqs))
     text = "".join(batch.seqs)
     buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)  # (N,)
     offsets = np.cumsum(lengths) - lengths  # (S,)
     rec, start, end = chunk_bounds(lengths, chunk_size)
-    gstart, gend = offsets[rec] + start, offsets[rec] + end  # (C,) positions in buf
+    return lengths, text, buf, rec, offsets[rec] + start, offsets[rec] + end
+
+
+def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
+    """Chunk and translate one batch of non-empty records exactly as the original does."""
+    lengths, text, buf, rec, gstart, gend = _layout(batch, chunk_size)
     ids = batch.ids
     if len(rec) == len(ids):  # every record is one chunk (all reads <= cs): chunks are the records themselves
         chunk_ids = [f"{i}_chunk_1" for i in ids]
@@ -49,11 +54,8 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
 
 def count_batch(batch: RecordBatch, chunk_size: int) -> tuple[int, int]:
     """(chunks, kept frames) of a batch, without building IDs or sequences (the validating scan pass)."""
-    lengths = np.fromiter(map(len, batch.seqs), dtype=np.int64, count=len(batch.seqs))
-    buf = np.frombuffer("".join(batch.seqs).encode("ascii"), dtype=np.uint8)
-    offsets = np.cumsum(lengths) - lengths
-    rec, start, end = chunk_bounds(lengths, chunk_size)
-    return len(rec), count_kept_frames(buf, offsets[rec] + start, offsets[rec] + end)
+    _, _, buf, rec, gstart, gend = _layout(batch, chunk_size)
+    return len(rec), count_kept_frames(buf, gstart, gend)
 
 
 def slice_records(b: PreparedBatch, a: int, z: int) -> PreparedBatch:

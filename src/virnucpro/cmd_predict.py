@@ -182,13 +182,11 @@ def _finish(out: OutputPaths, input_path: str, cfg: PredictConfig, info: dict, s
 
 
 def _write_intermediate_fasta(input_path: str, cfg: PredictConfig, out: OutputPaths) -> None:
-    from virnucpro.fasta_out import format_oneline, format_wrapped
+    from virnucpro.fasta_out import write_prepared
 
     with atomic_files(out.prepare_files()) as (c, n, p):
         for b in _prepared(input_path, cfg):
-            c.write(format_wrapped(b.chunk_ids, b.chunk_seqs))
-            n.write(format_oneline(b.frame_ids, b.nucleotides))
-            p.write(format_oneline(b.frame_ids, b.proteins))
+            write_prepared(b, c, n, p)
 
 
 def _claim(out: OutputPaths, info: dict, cfg: PredictConfig) -> None:

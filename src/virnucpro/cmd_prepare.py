@@ -11,7 +11,7 @@ from pathlib import Path
 from virnucpro import __version__
 from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.errors import ResumeError
-from virnucpro.fasta_out import format_oneline, format_wrapped
+from virnucpro.fasta_out import write_prepared
 from virnucpro.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
@@ -42,9 +42,7 @@ def run(cfg: PrepareConfig) -> dict:
             progress_bar("prepare", "records", enabled=cfg.progress) as bar:
         for batch in read_batches(cfg.input, cfg.batch_size, stats, cfg.threads):
             p = prepare_batch(batch, cfg.chunk_size)
-            chunks_fh.write(format_wrapped(p.chunk_ids, p.chunk_seqs))
-            nuc_fh.write(format_oneline(p.frame_ids, p.nucleotides))
-            prot_fh.write(format_oneline(p.frame_ids, p.proteins))
+            write_prepared(p, chunks_fh, nuc_fh, prot_fh)
             counts["chunks"] += len(p.chunk_ids)
             counts["frames"] += len(p.frame_ids)
             bar.update(len(batch.ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import IO, Iterable
 
 WIDTH = 60  # Biopython's FASTA writer wraps at 60 columns
 
@@ -26,3 +26,10 @@ def _wrap(seq: str) -> str:
 def format_oneline(ids: Iterable[str], seqs: Iterable[str]) -> str:
     """Records as `>id\\nseq\\n` (the original's identified_*.fa files)."""
     return "".join([f">{rid}\n{seq}\n" for rid, seq in zip(ids, seqs)])
+
+
+def write_prepared(batch, chunks: IO[str], nucleotides: IO[str], proteins: IO[str]) -> None:
+    """Append a PreparedBatch to the three files of the original's preparation step."""
+    chunks.write(format_wrapped(batch.chunk_ids, batch.chunk_seqs))
+    nucleotides.write(format_oneline(batch.frame_ids, batch.nucleotides))
+    proteins.write(format_oneline(batch.frame_ids, batch.proteins))

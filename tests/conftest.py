@@ -15,6 +15,26 @@ def golden_dir() -> Path:
     return GOLDEN
 
 
+PEAK_RSS_SCRIPT = """
+import resource, sys
+from virnucpro.cli import main
+code = main(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+sys.exit(code)
+"""
+
+
+def peak_rss_mib(*cli_args) -> int:
+    """Run `virnucpro CLI_ARGS` in a fresh process; return its peak RSS in MiB (asserts success)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, *map(str, cli_args)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.split()[-1])
+
+
 def read_fasta(path: Path) -> list[tuple[str, str]]:
     """Tiny FASTA reader for comparing outputs (records as (header, joined sequence))."""
     recs: list[tuple[str, str]] = []

@@ -7,7 +7,7 @@ import sys
 import time
 
 
-from conftest import GOLDEN
+from conftest import GOLDEN, peak_rss_mib
 
 OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
 
@@ -49,15 +49,6 @@ def test_resume_with_other_parameters_is_refused(tmp_path, model_args):
     assert "different parameters" in proc.stderr and "chunk_size" in proc.stderr
 
 
-PEAK_RSS = """
-import resource, sys
-from virnucpro.cli import main
-code = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
-sys.exit(code)
-"""
-
-
 def test_peak_rss_flat_with_input_size(tmp_path, model_args):
     from virnucpro.synthetic import write_reads
 
@@ -65,8 +56,5 @@ def test_peak_rss_flat_with_input_size(tmp_path, model_args):
     for n in (5_000, 50_000):
         src = tmp_path / f"r{n}.fa"
         write_reads(src, n, seed=n)
-        proc = subprocess.run([sys.executable, "-c", PEAK_RSS, "predict", str(src), "-o", str(tmp_path / f"o{n}"),
-                               "-q", *map(str, model_args)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        peaks.append(int(proc.stdout.split()[-1]))
+        peaks.append(peak_rss_mib("predict", src, "-o", tmp_path / f"o{n}", "-q", *model_args))
     assert peaks[1] - peaks[0] < 150, peaks

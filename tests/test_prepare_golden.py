@@ -7,8 +7,11 @@ import pytest
 from conftest import read_fasta
 
 
+@pytest.mark.parametrize("path", ["compiled", "pure-python"])
 @pytest.mark.parametrize("cs", [300, 500])
-def test_prepare_matches_original(cs, golden_dir, tmp_path, run_cli):
+def test_prepare_matches_original(cs, path, golden_dir, tmp_path, run_cli, monkeypatch):
+    if path == "pure-python":
+        monkeypatch.setenv("VIRNUCPRO_PURE_PYTHON", "1")
     code, _, err = run_cli("prepare", golden_dir / "input.fa", "-o", tmp_path, "--chunk-size", cs)
     assert code == 0, err
     gold = golden_dir / f"chunk{cs}"

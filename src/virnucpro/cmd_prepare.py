@@ -7,15 +7,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
-from virnucpro import __version__
+from virnucpro import __version__, compiled
 from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.errors import ResumeError
-from virnucpro.fasta_out import write_prepared
+from virnucpro.fasta_out import format_prepared
 from virnucpro.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.seqio import ReadStats, read_batches
+from virnucpro.seqio import ReadStats, RecordBatch, read_batches
 
 log = logging.getLogger("virnucpro")
 
@@ -38,13 +39,14 @@ def run(cfg: PrepareConfig) -> dict:
     out = OutputPaths(Path(cfg.output_dir))
     _claim_output_dir(out, cfg.force)
     stats, counts, t0 = ReadStats(), {"chunks": 0, "frames": 0}, time.perf_counter()
-    with atomic_files(out.prepare_files()) as (chunks_fh, nuc_fh, prot_fh), \
+    prep = compiled.prep()
+    buffers = [bytearray() for _ in range(3)]  # the compiled path's reused output buffers
+    with atomic_files(out.prepare_files(), "wb") as files, \
             progress_bar("prepare", "records", enabled=cfg.progress) as bar:
         for batch in read_batches(cfg.input, cfg.batch_size, stats, cfg.threads):
-            p = prepare_batch(batch, cfg.chunk_size)
-            write_prepared(p, chunks_fh, nuc_fh, prot_fh)
-            counts["chunks"] += len(p.chunk_ids)
-            counts["frames"] += len(p.frame_ids)
+            n_chunks, n_frames = _write_batch(batch, cfg.chunk_size, prep, files, buffers)
+            counts["chunks"] += n_chunks
+            counts["frames"] += n_frames
             bar.update(len(batch.ids))
     seconds = time.perf_counter() - t0
     summary = {"records": stats.records, "empty_records_skipped": stats.empty, "bases": stats.bases, **counts,
@@ -53,6 +55,22 @@ def run(cfg: PrepareConfig) -> dict:
     log.info("prepared %d records (%d bp) into %d chunks and %d kept frames in %.1f s -> %s",
              stats.records - stats.empty, stats.bases, counts["chunks"], counts["frames"], seconds, out.root)
     return summary
+
+
+def _write_batch(batch: RecordBatch, chunk_size: int, prep, files: list[IO[bytes]],
+                 buffers: list[bytearray]) -> tuple[int, int]:
+    """Append one batch to the three files; (chunks, kept frames). Compiled path if built, else numpy."""
+    if prep is not None:
+        *used, n_chunks, n_frames = prep.format_prepared(batch.ids, batch.seqs, chunk_size, *buffers)
+        blobs = [memoryview(b)[:n] for b, n in zip(buffers, used)]
+    else:
+        p = prepare_batch(batch, chunk_size)
+        blobs, n_chunks, n_frames = [t.encode() for t in format_prepared(p)], len(p.chunk_ids), len(p.frame_ids)
+    for fh, blob in zip(files, blobs):
+        fh.write(blob)
+        if isinstance(blob, memoryview):
+            blob.release()  # the buffer may grow on the next batch
+    return n_chunks, n_frames
 
 
 def _claim_output_dir(out: OutputPaths, force: bool) -> None:

@@ -28,8 +28,13 @@ def format_oneline(ids: Iterable[str], seqs: Iterable[str]) -> str:
     return "".join([f">{rid}\n{seq}\n" for rid, seq in zip(ids, seqs)])
 
 
+def format_prepared(batch) -> tuple[str, str, str]:
+    """A PreparedBatch as the text of the original's three files (chunks, nucleotides, proteins)."""
+    return (format_wrapped(batch.chunk_ids, batch.chunk_seqs), format_oneline(batch.frame_ids, batch.nucleotides),
+            format_oneline(batch.frame_ids, batch.proteins))
+
+
 def write_prepared(batch, chunks: IO[str], nucleotides: IO[str], proteins: IO[str]) -> None:
     """Append a PreparedBatch to the three files of the original's preparation step."""
-    chunks.write(format_wrapped(batch.chunk_ids, batch.chunk_seqs))
-    nucleotides.write(format_oneline(batch.frame_ids, batch.nucleotides))
-    proteins.write(format_oneline(batch.frame_ids, batch.proteins))
+    for fh, text in zip((chunks, nucleotides, proteins), format_prepared(batch)):
+        fh.write(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import lzma
@@ -12,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from virnucpro import compiled
 from virnucpro.errors import InputError
 
 log = logging.getLogger("virnucpro")
@@ -42,22 +44,28 @@ class ReadStats:
 
 
 class DuplicateChecker:
-    """Detects repeated IDs in constant-ish memory: 8 bytes per ID in sorted runs (LSM style).
+    """Detects repeated IDs from 64-bit hashes of them: a false alarm needs a 64-bit collision between two
+    distinct IDs of the same input (~n^2 / 2^65).
 
-    Uses Python's 64-bit string hash, stable within one process; a false alarm needs a 64-bit
-    collision between two distinct IDs of the same input (~n^2 / 2^65).
+    Compiled path: a hash set (<= 16 bytes per ID). Otherwise: Python's string hash (stable within one
+    process) in sorted runs merged LSM style (8 bytes per ID).
     """
 
     def __init__(self) -> None:
+        prep = compiled.prep()
+        self._set = prep.IdSet() if prep is not None else None
         self._runs: list[np.ndarray] = []
 
     def add(self, ids: list[str]) -> str | None:
         """Add a batch of IDs; return the first ID already seen (in this batch or before), or None."""
-        h = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+        if self._set is not None:
+            i = self._set.add(ids)
+            return ids[i] if i >= 0 else None
+        h = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
         order = np.argsort(h, kind="stable")
         hs = h[order]
         repeated = order[1:][hs[1:] == hs[:-1]]  # later occurrences within the batch
-        seen_before = [_members(run, h) for run in self._runs]
+        seen_before = [order[_members(run, hs)] for run in self._runs]  # sorted queries: cache-friendly search
         hits = np.concatenate([repeated, *seen_before])
         if len(hits):
             return ids[int(hits.min())]
@@ -130,18 +138,16 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     Raises:
         InputError: unreadable/non-FASTA input, corrupt compression or duplicate IDs.
     """
-    import dnaio
-
     check_input_path(path)
     stats = stats if stats is not None else ReadStats()
     dups = DuplicateChecker()
     try:
-        with _open_stream(path, threads) as raw, dnaio.open(raw) as reader:
-            records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
-            while recs := list(itertools.islice(records, batch_size)):
-                stats.records += len(recs)
-                ids = [record_id(r.name) for r in recs]
-                seqs = [r.sequence for r in recs]
+        with _open_stream(path, threads) as raw:
+            stream = _peekable(raw)
+            fast = compiled.prep() if stream.peek(1)[:1] == b">" else None
+            groups = _fasta_groups(stream, fast) if fast is not None else _dnaio_groups(stream, batch_size)
+            for ids, seqs in _rebatch(groups, batch_size):
+                stats.records += len(ids)
                 if not all(seqs):
                     ids, seqs = _drop_empty(ids, seqs, stats)
                 if ids:
@@ -153,6 +159,69 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
                     ", ".join(repr(i) for i in stats.empty_ids))
+
+
+def _peekable(raw):
+    """The decompressed stream with `peek` (dnaio sniffs the format through it; so does the fast path)."""
+    return raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+
+
+def _dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, seqs) groups parsed by dnaio (FASTQ, FASTA without the compiled path, anything unusual)."""
+    import dnaio
+
+    with dnaio.open(stream) as reader:
+        records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
+        while recs := list(itertools.islice(records, size)):
+            yield [record_id(r.name) for r in recs], [r.sequence for r in recs]
+
+
+def _fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, seqs) groups of plain-ASCII FASTA split by the compiled parser, one per block of whole records.
+
+    A block it declines (non-ASCII bytes, text before the first header) goes to dnaio, which parses it
+    or raises the error it would have raised on the whole file.
+    """
+    for text in _whole_record_blocks(stream, block):
+        parsed = prep.split_fasta(text)
+        if parsed is None:
+            yield from _dnaio_groups(io.BytesIO(bytes(text)), 1 << 30)
+        else:
+            yield parsed
+
+
+def _whole_record_blocks(stream, block: int) -> Iterator[bytes]:
+    """The stream in blocks that each end just before a line starting with '>' (memory: one block + the
+    longest record; a record longer than a block is gathered in parts and joined once)."""
+    pending: list[bytes] = []
+    while data := stream.read(block):
+        at = data.rfind(b"\n>") + 1  # start of the last header line in data; 0 = none found
+        if at == 0:
+            if data[:1] == b">" and pending and pending[-1].endswith(b"\n"):  # the boundary is at the seam
+                yield b"".join(pending)
+                pending = [data]
+            else:
+                pending.append(data)
+            continue
+        pending.append(data[:at])
+        yield b"".join(pending)
+        pending = [data[at:]]
+    if pending:
+        yield b"".join(pending)
+
+
+def _rebatch(groups: Iterator[tuple[list[str], list[str]]], size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Regroup (ids, seqs) pairs into batches of exactly `size` records (the last one shorter)."""
+    ids: list[str] = []
+    seqs: list[str] = []
+    for gi, gs in groups:
+        ids += gi
+        seqs += gs
+        while len(ids) >= size:
+            yield ids[:size], seqs[:size]
+            ids, seqs = ids[size:], seqs[size:]
+    if ids:
+        yield ids, seqs
 
 
 def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list[str], list[str]]:

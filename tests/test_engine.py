@@ -69,3 +69,11 @@ def test_out_of_memory_on_one_sequence_is_exit_4(tiny_models):
     with pytest.raises(OutOfMemoryError, match="'frame_7'.*does not fit") as err:
         e.encode(_OomAbove(e.esm, limit=0), [[0, 5, 5, 2]], ["frame_7"], 1000)
     assert err.value.exit_code == 4
+
+
+def test_shape_buckets():
+    from virnucpro.batching import shape_bucket
+
+    assert [shape_bucket(n, 65536) for n in (1, 8192, 8193, 16384, 20000, 40000, 65536)] == \
+        [8192, 8192, 16384, 16384, 32768, 65536, 65536]
+    assert shape_bucket(70000, 65536) == 70000  # one long sequence over budget keeps its size

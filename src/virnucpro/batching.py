@@ -23,3 +23,15 @@ def token_budget_batches(lengths: list[int], max_tokens: int, max_seqs: int | No
     if cur:
         batches.append(cur)
     return batches
+
+
+def shape_bucket(tokens: int, budget: int, levels: int = 4) -> int:
+    """Padded size of a batch holding `tokens`: the smallest of budget, budget/2, ... budget/2^(levels-1)
+    that fits (a few fixed shapes, so compiled kernels never recompile while a partly filled last batch
+    does not pay for a whole budget); a batch over budget (one long sequence) keeps its own size."""
+    size = budget
+    for _ in range(levels - 1):
+        if tokens > size // 2:
+            break
+        size //= 2
+    return max(size, tokens)

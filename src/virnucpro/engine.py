@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
-from virnucpro.batching import token_budget_batches
+from virnucpro.batching import shape_bucket, token_budget_batches
 from virnucpro.errors import OutOfMemoryError
 from virnucpro.models.alphabet import encode_protein
 from virnucpro.models.packing import PackedBatch, pack
@@ -139,9 +139,10 @@ class Embedder:
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:
-            # ESM: one static shape for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
+            # ESM: a few static shapes for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
             # DNABERT pads only inside FlexAttention (its token-wise work on filler would cost more than it saves)
-            pad_to = budget if self.cfg.fixed_shapes and model is self.esm else None
+            n_tokens = sum(len(tokens[i]) for i in batch)
+            pad_to = shape_bucket(n_tokens, budget) if self.cfg.fixed_shapes and model is self.esm else None
             packed = pack([tokens[i] for i in batch], pad_to=pad_to, pad_id=model.pad_token_id if pad_to else 0)
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)

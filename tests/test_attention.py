@@ -69,32 +69,3 @@ def test_pack_to_fixed_size_appends_short_filler_sequences():
     assert b.lengths.tolist() == [3, 2, 128, 128, 39]
     assert b.tokens[5:].eq(1).all()
     assert pack([[1] * 400], pad_to=300).num_tokens == 400  # never truncates
-
-
-def test_pad_only_blocks_get_no_keys_and_real_rows_are_unchanged():
-    from torch.nn.attention.flex_attention import flex_attention
-
-    from virnucpro.models.attention import alibi_slopes, reference_attention
-    from virnucpro.models.flex import BLOCK, doc_block_mask, padded_doc_ids
-
-    torch.manual_seed(0)
-    lengths = torch.tensor([3, 200, 1, 130, 40])
-    seq = torch.repeat_interleave(torch.arange(5), lengths)
-    T = len(seq)
-    doc = padded_doc_ids(seq, 1024)  # several blocks of pure padding
-    mask = doc_block_mask(doc, T)
-    num = mask.kv_num_blocks[0, 0]
-    first = torch.arange(len(doc) // BLOCK) * BLOCK
-    assert (num[first >= T] == 0).all() and (num[first < T] > 0).all()
-    q, k, v = (torch.randn(len(doc), 4, 16) for _ in range(3))
-    slopes = torch.tensor(alibi_slopes(4))
-
-    def score_mod(score, b, h, qi, ki):
-        return score - slopes[h] * (qi - ki).abs()
-
-    out = flex_attention(*(t.transpose(0, 1)[None] for t in (q, k, v)), score_mod=score_mod, block_mask=mask,
-                         scale=0.25)[0].transpose(0, 1)
-    cu = torch.zeros(6, dtype=torch.int32)
-    cu[1:] = lengths.cumsum(0)
-    want = reference_attention(q[:T], k[:T], v[:T], cu, scale=0.25, slopes=slopes)
-    torch.testing.assert_close(out[:T], want, atol=1e-5, rtol=1e-5)

@@ -31,13 +31,8 @@ def padded_doc_ids(seq_id: torch.Tensor, multiple: int) -> torch.Tensor:
     return torch.cat([seq_id, pad_ids])
 
 
-def doc_block_mask(doc: torch.Tensor, n_real: int | None = None):
-    """BlockMask for `doc` (Tp,) non-decreasing ids, Tp % BLOCK == 0: attend iff same document.
-
-    Query blocks made only of padding (starting at or after `n_real`) get no key blocks at all, so a
-    partly filled batch padded to a fixed shape costs attention only for its real tokens (those rows
-    come out as zeros and are dropped by the caller).
-    """
+def doc_block_mask(doc: torch.Tensor):
+    """BlockMask for `doc` (Tp,) non-decreasing ids, Tp % BLOCK == 0: attend iff same document."""
     from torch.nn.attention.flex_attention import BlockMask
 
     Tp = len(doc)
@@ -46,8 +41,6 @@ def doc_block_mask(doc: torch.Tensor, n_real: int | None = None):
     kv_lo = torch.searchsorted(doc, doc[first], side="left") // BLOCK  # (nb,) first key block needed
     kv_hi = (torch.searchsorted(doc, doc[first + BLOCK - 1], side="right") - 1) // BLOCK
     num = (kv_hi - kv_lo + 1).to(torch.int32)
-    if n_real is not None:
-        num = torch.where(first >= n_real, 0, num).to(torch.int32)
     idx = (kv_lo[:, None] + torch.arange(nb, device=doc.device)[None, :]).clamp(max=nb - 1).to(torch.int32)
 
     def same_doc(b, h, qi, ki):
@@ -69,7 +62,7 @@ def flex_plan(seq_id: torch.Tensor, pad_to: int | None = None) -> dict:
     else:
         multiple = PAD_MULTIPLE if seq_id.is_cuda else BLOCK
     doc = padded_doc_ids(seq_id, multiple)
-    return {"T": T, "Tp": len(doc), "block_mask": doc_block_mask(doc, T)}
+    return {"T": T, "Tp": len(doc), "block_mask": doc_block_mask(doc)}
 
 
 def flex_run(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: dict, *, scale: float,

@@ -3,6 +3,9 @@
 Alternates the two variants on the same engine, W150 and W500 frames, 3 rounds each, and prints the
 tokens/s of every timing (so run-to-run spread is visible next to the difference).
 
+Measured at b53831f (`results/dnabert_padblocks_h100.json`); the change was then reverted, so on later
+commits both variants run the same code (kept as the record of how the decision was made).
+
 Usage: python bench/bench_dnabert_padblocks.py [--frames 24000] [--out ab.json]
 """
 

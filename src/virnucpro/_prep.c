@@ -200,9 +200,9 @@ typedef struct {
     Py_ssize_t n;
 } Str;
 
-static int utf8_items(PyObject *list, Str *out, Py_ssize_t count) {
+static int utf8_items(PyObject *tuple, Str *out, Py_ssize_t count) {
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *o = PyList_GET_ITEM(list, i);
+        PyObject *o = PyTuple_GET_ITEM(tuple, i);
         if (!PyUnicode_Check(o)) { PyErr_SetString(PyExc_TypeError, "expected a list of str"); return -1; }
         out[i].p = PyUnicode_AsUTF8AndSize(o, &out[i].n);
         if (!out[i].p) return -1;
@@ -329,8 +329,11 @@ static PyObject *format_prepared(PyObject *self, PyObject *args) {
     Out o = {0};
     PyObject *result = NULL;
     Buf *bufs[3] = {&o.chunks, &o.nuc, &o.prot};
-    if (!items) return PyErr_NoMemory();
-    if (utf8_items(ids, items, count) < 0 || utf8_items(seqs, items + count, count) < 0) goto done;
+    /* own references to every string for the GIL-free part (the caller's lists could change meanwhile) */
+    PyObject *held_ids = PySequence_Tuple(ids), *held_seqs = held_ids ? PySequence_Tuple(seqs) : NULL;
+    if (!items) { Py_XDECREF(held_ids); Py_XDECREF(held_seqs); return PyErr_NoMemory(); }
+    if (!held_seqs) goto done;
+    if (utf8_items(held_ids, items, count) < 0 || utf8_items(held_seqs, items + count, count) < 0) goto done;
     Py_ssize_t longest = 1, bound[3];
     for (Py_ssize_t i = 0; i < count; i++) {
         if (items[count + i].n == 0) { PyErr_SetString(PyExc_ValueError, "empty sequence"); goto done; }
@@ -354,6 +357,8 @@ static PyObject *format_prepared(PyObject *self, PyObject *args) {
     if (err) { PyErr_SetString(PyExc_RuntimeError, "internal error: output bound exceeded"); goto done; }
     result = Py_BuildValue("(nnnLL)", o.chunks.n, o.nuc.n, o.prot.n, o.n_chunks, o.n_frames);
 done:
+    Py_XDECREF(held_ids);
+    Py_XDECREF(held_seqs);
     free(items);
     free(o.fwd);
     free(o.rev);

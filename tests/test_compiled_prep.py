@@ -13,7 +13,8 @@ from virnucpro import compiled
 from virnucpro.fasta_out import format_prepared
 from virnucpro.prepare import prepare_batch
 from virnucpro.reference_prepare import prepare_records
-from virnucpro.seqio import RecordBatch, _whole_record_blocks, read_batches, record_id
+from virnucpro.record_groups import record_id, whole_record_blocks
+from virnucpro.seqio import RecordBatch, read_batches
 
 ALPHABET = "ACGTacgtNnRYKMSWBDHVUu-*."
 
@@ -130,9 +131,9 @@ def test_split_fasta_declines_what_dnaio_must_judge(prep):
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 200), min_size=1, max_size=12), st.integers(1, 64))
-def test_whole_record_blocks(lengths, block):
+def testwhole_record_blocks(lengths, block):
     data = b"".join(b">r%d d\n%s\n" % (i, b"ACGT" * n) for i, n in enumerate(lengths))
-    blocks = list(_whole_record_blocks(io.BytesIO(data), block))
+    blocks = list(whole_record_blocks(io.BytesIO(data), block))
     assert b"".join(blocks) == data
     assert all(b.startswith(b">") for b in blocks)
 

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from virnucpro.seqio import DuplicateChecker, read_batches
+from virnucpro.duplicates import DuplicateChecker
+from virnucpro.seqio import read_batches
 
 FASTA = ">a desc\nATGAAACCCGGG\n>b\nTTTGGGCCCAAA\n"
 

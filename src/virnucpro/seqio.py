@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import itertools
 import logging
 import lzma
 import os
@@ -11,10 +9,10 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import numpy as np
-
 from virnucpro import compiled
+from virnucpro.duplicates import DuplicateChecker
 from virnucpro.errors import InputError
+from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
 
 log = logging.getLogger("virnucpro")
 
@@ -41,55 +39,6 @@ class ReadStats:
     empty: int = 0
     bases: int = 0
     empty_ids: list[str] = field(default_factory=list)
-
-
-class DuplicateChecker:
-    """Detects repeated IDs from 64-bit hashes of them: a false alarm needs a 64-bit collision between two
-    distinct IDs of the same input (~n^2 / 2^65).
-
-    Compiled path: a hash set (<= 16 bytes per ID). Otherwise: Python's string hash (stable within one
-    process) in sorted runs merged LSM style (8 bytes per ID).
-    """
-
-    def __init__(self) -> None:
-        prep = compiled.prep()
-        self._set = prep.IdSet() if prep is not None else None
-        self._runs: list[np.ndarray] = []
-
-    def add(self, ids: list[str]) -> str | None:
-        """Add a batch of IDs; return the first ID already seen (in this batch or before), or None."""
-        if self._set is not None:
-            i = self._set.add(ids)
-            return ids[i] if i >= 0 else None
-        h = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
-        order = np.argsort(h, kind="stable")
-        hs = h[order]
-        repeated = order[1:][hs[1:] == hs[:-1]]  # later occurrences within the batch
-        seen_before = [order[_members(run, hs)] for run in self._runs]  # sorted queries: cache-friendly search
-        hits = np.concatenate([repeated, *seen_before])
-        if len(hits):
-            return ids[int(hits.min())]
-        self._push(hs)
-        return None
-
-    def _push(self, run: np.ndarray) -> None:
-        self._runs.append(run)
-        while len(self._runs) > 1 and len(self._runs[-1]) >= len(self._runs[-2]):
-            b = self._runs.pop()
-            a = self._runs.pop()
-            self._runs.append(np.sort(np.concatenate([a, b]), kind="mergesort"))
-
-
-def _members(sorted_run: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Indices of `h` whose value occurs in `sorted_run`."""
-    idx = np.searchsorted(sorted_run, h).clip(max=len(sorted_run) - 1)
-    return np.flatnonzero(sorted_run[idx] == h)
-
-
-def record_id(header: str) -> str:
-    """ID = first whitespace-separated token of the header (Biopython's `record.id`)."""
-    parts = header.split(None, 1)
-    return parts[0] if parts else ""  # an empty header gives an empty ID, as Biopython does
 
 
 def _describe(path: str) -> str:
@@ -143,10 +92,10 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     dups = DuplicateChecker()
     try:
         with _open_stream(path, threads) as raw:
-            stream = _peekable(raw)
+            stream = peekable(raw)
             fast = compiled.prep() if stream.peek(1)[:1] == b">" else None
-            groups = _fasta_groups(stream, fast) if fast is not None else _dnaio_groups(stream, batch_size)
-            for ids, seqs in _rebatch(groups, batch_size):
+            groups = fasta_groups(stream, fast) if fast is not None else dnaio_groups(stream, batch_size)
+            for ids, seqs in rebatch(groups, batch_size):
                 stats.records += len(ids)
                 if not all(seqs):
                     ids, seqs = _drop_empty(ids, seqs, stats)
@@ -159,69 +108,6 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
                     ", ".join(repr(i) for i in stats.empty_ids))
-
-
-def _peekable(raw):
-    """The decompressed stream with `peek` (dnaio sniffs the format through it; so does the fast path)."""
-    return raw if hasattr(raw, "peek") else io.BufferedReader(raw)
-
-
-def _dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, seqs) groups parsed by dnaio (FASTQ, FASTA without the compiled path, anything unusual)."""
-    import dnaio
-
-    with dnaio.open(stream) as reader:
-        records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
-        while recs := list(itertools.islice(records, size)):
-            yield [record_id(r.name) for r in recs], [r.sequence for r in recs]
-
-
-def _fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, seqs) groups of plain-ASCII FASTA split by the compiled parser, one per block of whole records.
-
-    A block it declines (non-ASCII bytes, text before the first header) goes to dnaio, which parses it
-    or raises the error it would have raised on the whole file.
-    """
-    for text in _whole_record_blocks(stream, block):
-        parsed = prep.split_fasta(text)
-        if parsed is None:
-            yield from _dnaio_groups(io.BytesIO(bytes(text)), 1 << 30)
-        else:
-            yield parsed
-
-
-def _whole_record_blocks(stream, block: int) -> Iterator[bytes]:
-    """The stream in blocks that each end just before a line starting with '>' (memory: one block + the
-    longest record; a record longer than a block is gathered in parts and joined once)."""
-    pending: list[bytes] = []
-    while data := stream.read(block):
-        at = data.rfind(b"\n>") + 1  # start of the last header line in data; 0 = none found
-        if at == 0:
-            if data[:1] == b">" and pending and pending[-1].endswith(b"\n"):  # the boundary is at the seam
-                yield b"".join(pending)
-                pending = [data]
-            else:
-                pending.append(data)
-            continue
-        pending.append(data[:at])
-        yield b"".join(pending)
-        pending = [data[at:]]
-    if pending:
-        yield b"".join(pending)
-
-
-def _rebatch(groups: Iterator[tuple[list[str], list[str]]], size: int) -> Iterator[tuple[list[str], list[str]]]:
-    """Regroup (ids, seqs) pairs into batches of exactly `size` records (the last one shorter)."""
-    ids: list[str] = []
-    seqs: list[str] = []
-    for gi, gs in groups:
-        ids += gi
-        seqs += gs
-        while len(ids) >= size:
-            yield ids[:size], seqs[:size]
-            ids, seqs = ids[size:], seqs[size:]
-    if ids:
-        yield ids, seqs
 
 
 def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list[str], list[str]]:

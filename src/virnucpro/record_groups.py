@@ -1,0 +1,77 @@
+"""(ids, seqs) groups of records from a decompressed stream: dnaio's parser, or for plain-ASCII FASTA the
+compiled splitter over whole-record blocks (same records, property-tested against dnaio)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+
+
+def record_id(header: str) -> str:
+    """ID = first whitespace-separated token of the header (Biopython's `record.id`)."""
+    parts = header.split(None, 1)
+    return parts[0] if parts else ""  # an empty header gives an empty ID, as Biopython does
+
+
+def peekable(raw):
+    """The decompressed stream with `peek` (dnaio sniffs the format through it; so does the fast path)."""
+    return raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+
+
+def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, seqs) groups parsed by dnaio (FASTQ, FASTA without the compiled path, anything unusual)."""
+    import dnaio
+
+    with dnaio.open(stream) as reader:
+        records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
+        while recs := list(itertools.islice(records, size)):
+            yield [record_id(r.name) for r in recs], [r.sequence for r in recs]
+
+
+def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, seqs) groups of plain-ASCII FASTA split by the compiled parser, one per block of whole records.
+
+    A block it declines (non-ASCII bytes, text before the first header) goes to dnaio, which parses it
+    or raises the error it would have raised on the whole file.
+    """
+    for text in whole_record_blocks(stream, block):
+        parsed = prep.split_fasta(text)
+        if parsed is None:
+            yield from dnaio_groups(io.BytesIO(bytes(text)), 1 << 30)
+        else:
+            yield parsed
+
+
+def whole_record_blocks(stream, block: int) -> Iterator[bytes]:
+    """The stream in blocks that each end just before a line starting with '>' (memory: one block + the
+    longest record; a record longer than a block is gathered in parts and joined once)."""
+    pending: list[bytes] = []
+    while data := stream.read(block):
+        at = data.rfind(b"\n>") + 1  # start of the last header line in data; 0 = none found
+        if at == 0:
+            if data[:1] == b">" and pending and pending[-1].endswith(b"\n"):  # the boundary is at the seam
+                yield b"".join(pending)
+                pending = [data]
+            else:
+                pending.append(data)
+            continue
+        pending.append(data[:at])
+        yield b"".join(pending)
+        pending = [data[at:]]
+    if pending:
+        yield b"".join(pending)
+
+
+def rebatch(groups: Iterator[tuple[list[str], list[str]]], size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Regroup (ids, seqs) pairs into batches of exactly `size` records (the last one shorter)."""
+    ids: list[str] = []
+    seqs: list[str] = []
+    for gi, gs in groups:
+        ids += gi
+        seqs += gs
+        while len(ids) >= size:
+            yield ids[:size], seqs[:size]
+            ids, seqs = ids[size:], seqs[size:]
+    if ids:
+        yield ids, seqs

@@ -188,3 +188,10 @@ def test_idset_many_ids(prep):
     ids = [f"read_{i}" for i in range(300_000)]
     assert s.add(ids) == -1
     assert s.add(["read_299999"]) == 0
+
+
+def test_format_hand_made_cases(prep):
+    cs = 300
+    cases = ["A", "AC", "ATG", "atggcc" * 60, "N" * 50 + "ATGAAA" * 20, "AUGGCC" * 20, "ATGRYKAAA" * 9,
+             "ATG" * 100, "ATG" * 100 + "C", "ATG" * 200 + "C", "TTA" * 3]
+    _check_format(prep, cases, cs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import read_fasta
@@ -14,6 +16,8 @@ def test_prepare_matches_original(cs, path, golden_dir, tmp_path, run_cli, monke
         monkeypatch.setenv("VIRNUCPRO_PURE_PYTHON", "1")
     code, _, err = run_cli("prepare", golden_dir / "input.fa", "-o", tmp_path, "--chunk-size", cs)
     assert code == 0, err
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["record_path"] == ("numpy" if path == "pure-python" else "compiled")
     gold = golden_dir / f"chunk{cs}"
     pairs = [("chunks.fa", "chunked.fa"), ("identified_nucleotide.fa", "identified_nucleotide.fa"),
              ("identified_protein.faa", "identified_protein.faa")]

@@ -84,5 +84,6 @@ def _claim_output_dir(out: OutputPaths, force: bool) -> None:
 def _write_run_info(out: OutputPaths, cfg: PrepareConfig, summary: dict) -> None:
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "progress"}
     info = {"tool": "virnucpro", "command": "prepare", "version": __version__, "parameters": params,
+            "record_path": "compiled" if compiled.prep() is not None else "numpy",
             "counts": summary}
     write_atomic(out.run_info, json.dumps(info, indent=2) + "\n")

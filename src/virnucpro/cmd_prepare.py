@@ -60,16 +60,15 @@ def run(cfg: PrepareConfig) -> dict:
 def _write_batch(batch: RecordBatch, chunk_size: int, prep, files: list[IO[bytes]],
                  buffers: list[bytearray]) -> tuple[int, int]:
     """Append one batch to the three files; (chunks, kept frames). Compiled path if built, else numpy."""
-    if prep is not None:
-        *used, n_chunks, n_frames = prep.format_prepared(batch.ids, batch.seqs, chunk_size, *buffers)
-        blobs = [memoryview(b)[:n] for b, n in zip(buffers, used)]
-    else:
+    if prep is None:
         p = prepare_batch(batch, chunk_size)
-        blobs, n_chunks, n_frames = [t.encode() for t in format_prepared(p)], len(p.chunk_ids), len(p.frame_ids)
-    for fh, blob in zip(files, blobs):
-        fh.write(blob)
-        if isinstance(blob, memoryview):
-            blob.release()  # the buffer may grow on the next batch
+        for fh, text in zip(files, format_prepared(p)):
+            fh.write(text.encode())
+        return len(p.chunk_ids), len(p.frame_ids)
+    *used, n_chunks, n_frames = prep.format_prepared(batch.ids, batch.seqs, chunk_size, *buffers)
+    for fh, buf, n in zip(files, buffers, used):
+        with memoryview(buf) as view:  # released before the buffer may grow on the next batch
+            fh.write(view[:n])
     return n_chunks, n_frames
 
 

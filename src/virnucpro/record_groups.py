@@ -38,7 +38,7 @@ def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str]
     for text in whole_record_blocks(stream, block):
         parsed = prep.split_fasta(text)
         if parsed is None:
-            yield from dnaio_groups(io.BytesIO(bytes(text)), 1 << 30)
+            yield from dnaio_groups(io.BytesIO(text), 1 << 30)
         else:
             yield parsed
 

@@ -367,7 +367,7 @@ done:
     return result;
 }
 
-/* ---------- IdSet: duplicate-ID detection on 64-bit hashes (open addressing, <= 16 bytes per ID) ---------- */
+/* ---------- IdSet: duplicate-ID detection on 64-bit hashes (open addressing, load 0.35-0.7) ---------- */
 
 typedef struct {
     PyObject_HEAD

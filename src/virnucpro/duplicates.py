@@ -11,8 +11,8 @@ class DuplicateChecker:
     """Detects repeated IDs from 64-bit hashes of them: a false alarm needs a 64-bit collision between two
     distinct IDs of the same input (~n^2 / 2^65).
 
-    Compiled path: a hash set (8-byte slots at load 0.35-0.7: 11-23 bytes per ID). Otherwise: Python's string hash (stable within one
-    process) in sorted runs merged LSM style (8 bytes per ID).
+    Compiled path: a hash set (8-byte slots at load 0.35-0.7: 11-23 bytes per ID). Otherwise: Python's
+    string hash (stable within one process) in sorted runs merged LSM style (8 bytes per ID).
     """
 
     def __init__(self) -> None:

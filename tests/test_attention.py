@@ -53,13 +53,14 @@ def test_segment_mean_with_selection():
 def test_direct_document_block_mask_equals_create_block_mask():
     from torch.nn.attention.flex_attention import create_block_mask
 
-    from virnucpro.models.flex import doc_block_mask, padded_doc_ids
+    from virnucpro.models.flex import BLOCK, doc_block_mask, padded_doc_ids
 
     seq = torch.repeat_interleave(torch.arange(6), torch.tensor([3, 200, 1, 130, 40, 300]))
     doc = padded_doc_ids(seq, 256)
     assert len(doc) % 256 == 0 and torch.equal(doc[: len(seq)], seq)
     ours = doc_block_mask(doc).to_dense()
-    ref = create_block_mask(lambda b, h, q, k: doc[q] == doc[k], None, None, len(doc), len(doc), device="cpu")
+    ref = create_block_mask(lambda b, h, q, k: doc[q] == doc[k], None, None, len(doc), len(doc), device="cpu",
+                            BLOCK_SIZE=BLOCK)
     assert torch.equal(ours, ref.to_dense())
 
 

@@ -12,7 +12,7 @@ import functools
 
 import torch
 
-BLOCK = 128
+BLOCK = 64  # BlockMask block and CUDA kernel tile: short documents fill 64x64 tiles better (bench/NOTES.md run 9)
 PAD_MULTIPLE = 8192  # shape buckets for the compiled kernel
 
 
@@ -81,6 +81,9 @@ def flex_run(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: dict, *, s
     if q.shape[0] != Tp:  # callers may hand in views of an already padded buffer
         q, k, v = (torch.nn.functional.pad(t, (0, 0, 0, 0, 0, Tp - T)) for t in (q, k, v))
     qh, kh, vh = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, H, Tp, D)
-    fn = _compiled_flex() if q.is_cuda else flex_attention
-    out = fn(qh, kh, vh, score_mod=score_mod, block_mask=plan["block_mask"], scale=scale)  # (1, H, Tp, D)
+    if q.is_cuda:
+        out = _compiled_flex()(qh, kh, vh, score_mod=score_mod, block_mask=plan["block_mask"], scale=scale,
+                               kernel_options={"BLOCK_M": BLOCK, "BLOCK_N": BLOCK})  # (1, H, Tp, D)
+    else:
+        out = flex_attention(qh, kh, vh, score_mod=score_mod, block_mask=plan["block_mask"], scale=scale)
     return out[0, :, :T].transpose(0, 1)  # (T, H, D)

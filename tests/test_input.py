@@ -88,7 +88,10 @@ def test_empty_path_and_missing_file(tmp_path, run_cli):
     _assert_clean_failure(code, err, tmp_path / "o", "nope.fa", "does not exist")
 
 
-def test_duplicate_ids_across_batches():
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure-python"])
+def test_duplicate_ids_across_batches(pure, monkeypatch):
+    if pure:
+        monkeypatch.setenv("VIRNUCPRO_PURE_PYTHON", "1")
     d = DuplicateChecker()
     for k in range(40):
         assert d.add([f"id{k}_{i}" for i in range(100)]) is None

@@ -195,3 +195,10 @@ def test_format_hand_made_cases(prep):
     cases = ["A", "AC", "ATG", "atggcc" * 60, "N" * 50 + "ATGAAA" * 20, "AUGGCC" * 20, "ATGRYKAAA" * 9,
              "ATG" * 100, "ATG" * 100 + "C", "ATG" * 200 + "C", "TTA" * 3]
     _check_format(prep, cases, cs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=200),
+                min_size=1, max_size=6), st.sampled_from([2, 3, 10, 60, 61, 500]))
+def test_format_any_printable_ascii(prep, seqs, cs):
+    _check_format(prep, seqs, cs)

@@ -45,6 +45,14 @@ def test_gzipped_fastq_on_stdin_via_python_m(tmp_path):
     assert (tmp_path / "o" / "chunks.fa").read_text().startswith(">a_chunk_1\nATGAAACCCGGG\n")
 
 
+def test_plain_fasta_on_stdin_matches_golden(golden_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "virnucpro", "prepare", "-", "-o", str(tmp_path / "o")],
+                          input=(golden_dir / "input.fa").read_bytes(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("identified_nucleotide.fa", "identified_protein.faa"):
+        assert (tmp_path / "o" / name).read_bytes() == (golden_dir / "chunk500" / name).read_bytes()
+
+
 def test_version():
     proc = subprocess.run([sys.executable, "-m", "virnucpro", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("virnucpro ")

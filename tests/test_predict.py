@@ -71,7 +71,9 @@ def test_sequences_tsv_and_run_info(tmp_path, run_cli, model_args):
     assert info["counts"]["records"] == 20 and len(info["input"]["sha256"]) == 64
     assert set(info["models"]) == {"dnabert", "esm", "classifier"}
     assert all(len(h) == 64 for m in info["models"].values() for h in m["sha256"].values())
-    assert {"embed", "load_models", "total"} <= set(info["seconds"])
+    assert {"embed", "load_models", "scan", "assemble", "total"} <= set(info["seconds"])
+    parts = sum(v for k, v in info["seconds"].items() if k != "total")
+    assert abs(parts - info["seconds"]["total"]) <= 0.01  # the stages add up to the whole run
     assert not (tmp_path / "o" / "work_units").exists()
 
 
@@ -149,6 +151,10 @@ def test_complete_output_not_overwritten(tmp_path, run_cli, model_args):
     src = tmp_path / "in.fa"
     src.write_text(">a\nATGAAACCCGGGTTT\n")
     assert run_cli("predict", src, "-o", tmp_path / "o", *model_args)[0] == 0
-    code, _, err = run_cli("predict", src, "-o", tmp_path / "o", *model_args)
-    assert code == 2 and "--force" in _one_error_line(err)
+    before = (tmp_path / "o" / "run_info.json").read_bytes()
+    code, _, err = run_cli("predict", src, "-o", tmp_path / "o", *model_args)  # same command: a checked no-op
+    assert code == 0 and "already holds this run's results" in err
+    assert (tmp_path / "o" / "run_info.json").read_bytes() == before
+    code, _, err = run_cli("predict", src, "-o", tmp_path / "o", "--chunk-size", "300", *model_args)
+    assert code == 2 and "--force" in _one_error_line(err) and "chunk_size" in err
     assert run_cli("predict", src, "-o", tmp_path / "o", "--force", *model_args)[0] == 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
 from virnucpro import __version__
-from virnucpro.errors import VirnucproError
+from virnucpro.errors import Stopped, VirnucproError, describe_os_error
 from virnucpro.logs import setup_logging
 
 DEFAULTS = {"dnabert": "zhihan1996/DNABERT-S", "esm": "facebook/esm2_t36_3B_UR50D"}
@@ -24,9 +25,31 @@ def positive_int(text: str) -> int:
     return value
 
 
+DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+
+def device_arg(text: str) -> str:
+    """--device: auto, cpu, cuda or cuda:N (checked before anything is written)."""
+    if not DEVICE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu, cuda or cuda:N")
+    return text
+
+
+def threads_arg(text: str) -> int:
+    """--threads: 0 (all available cores) or a positive count (bounded by the cores at run time)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 (all available cores) or a positive integer")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for all outputs")
-    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads for decompression and batching")
+    p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
+                   "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
@@ -72,7 +95,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_arg, default="auto", help="auto (a GPU if torch sees one, else the "
+                   "CPU), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU")
     p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
@@ -176,10 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
     try:
         return args.func(args)
-    except VirnucproError as exc:
-        logging.getLogger("virnucpro").debug("fatal: %s", exc)  # reaches the log file, if any
-        print(f"virnucpro: error: {exc}", file=sys.stderr)
+    except Stopped as exc:
+        print(f"virnucpro: {exc}: committed work is kept; run the same command again to resume", file=sys.stderr)
         return exc.exit_code
+    except VirnucproError as exc:
+        return _report(exc)
+    except OSError as exc:  # disk full, read-only or unwritable output location, I/O errors
+        return _report(describe_os_error(exc))
     except KeyboardInterrupt:
         print("virnucpro: interrupted", file=sys.stderr)
         return 130
+
+
+def _report(exc: VirnucproError) -> int:
+    logging.getLogger("virnucpro").debug("fatal: %s", exc)  # reaches the log file, if any
+    print(f"virnucpro: error: {exc}", file=sys.stderr)
+    return exc.exit_code

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from virnucpro.atomic import atomic_files
+from virnucpro.atomic import atomic_files, tmp_path
+from virnucpro.claim import already_complete, claim, output_checksums, remove_extra_units
+from virnucpro.cpus import effective_threads
 from virnucpro.engine import prefetch
-from virnucpro.errors import InputError, ResumeError
-from virnucpro.hashing import sha256_file, sha256_model
-from virnucpro.logs import add_file_log
+from virnucpro.errors import InputError, IntegrityError
+from virnucpro.hashing import sha256_model
+from virnucpro.logs import run_log
 from virnucpro.memory import limit_heap_fragmentation
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
+from virnucpro.nucleotides import NucleotideCheck
 from virnucpro.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
 from virnucpro.prepare import PreparedBatch, count_batch, prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.run_info import check_resumable, new_info, read_info, write_info
+from virnucpro.run_info import new_info, write_info
 from virnucpro.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
 from virnucpro.seqio import ReadStats, read_batches
-from virnucpro.workunits import assemble, committed_units, group_units, unit_path, write_unit
+from virnucpro.signals import stop_on_signals
+from virnucpro.spool import InputSource
+from virnucpro.stopwatch import Clock
+from virnucpro.workdir import check_output_dir, held_directory
+from virnucpro.workunits import UnitPlan, assemble, committed_units, group_units, unit_ok, unit_path, write_unit
 
 log = logging.getLogger("virnucpro")
 READ_BATCH = 4096  # records parsed and prepared at a time (bounds the prepare stage's memory)
@@ -40,7 +46,7 @@ class PredictConfig:
     offline: bool = False
     device: str = "auto"
     precision: str = "auto"
-    threads: int = 1
+    threads: int = 0  # 0 = every core this process may use
     keep_intermediate: bool = False
     resume: bool = False
     force: bool = False
@@ -58,28 +64,32 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     `preloaded` = (Embedder, classifier) skips model resolution and loading (the benchmark's
     random full-size models).
     """
-    t_start = time.perf_counter()
+    clock = Clock()
     limit_heap_fragmentation()
+    cfg.threads = effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
+    check_output_dir(out.root)
     home = home_dir(cfg.model_dir)
     paths = resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline) if preloaded is None else None
-    input_path = _spool_stdin(cfg.input, out) if cfg.input == "-" else cfg.input
     device, precision = _device_and_precision(cfg)
     models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
-    info = new_info(_resume_parameters(cfg, device, precision), models, _input_info(input_path), device, precision)
-    info["counts"] = _scan(input_path, cfg)  # validates the whole input before the output dir is claimed
-    _claim(out, info, cfg)
-    file_log = add_file_log(out.log)
-    try:
-        if preloaded is None:
-            embedder, classifier, seconds = _load(paths, device, precision, cfg)
-        else:
-            (embedder, classifier), seconds = preloaded, {}
-        _compute_units(input_path, cfg, out, embedder, classifier, info["counts"]["frames"], seconds)
-        _finish(out, input_path, cfg, info, seconds, t_start)
-    finally:
-        logging.getLogger("virnucpro").removeHandler(file_log)
-        file_log.close()
+    with held_directory(out) as session, stop_on_signals():
+        source = session.open_input(cfg.input)
+        info = new_info(_resume_parameters(cfg, device, precision), models, source.describe(), device, precision)
+        clock.lap("read_and_hash_input")
+        if (done := already_complete(out, info, cfg.force)) is not None:
+            log.info("%s already holds this run's results (checked against run_info.json): nothing to do; pass "
+                     "--force to recompute", out.root)
+            return done
+        info["counts"] = _scan(source, cfg)  # validates the whole input before the output dir is claimed
+        clock.lap("scan")
+        claim(out, info, cfg.force)
+        session.claimed = True
+        with run_log(out.log, info):
+            embedder, classifier = _load(paths, device, precision, cfg, clock) if preloaded is None else preloaded
+            plans = _compute_units(source.path, cfg, out, embedder, classifier, info["counts"]["frames"], clock)
+            clock.skip()  # compute time is charged to wait_for_input / embed / classify_and_commit
+            _finish(out, source.path, cfg, info, plans, clock)
     return info
 
 
@@ -88,58 +98,77 @@ def _prepared(input_path: str, cfg: PredictConfig, stats: ReadStats | None = Non
         yield prepare_batch(batch, cfg.chunk_size)
 
 
-def _scan(input_path: str, cfg: PredictConfig) -> dict:
-    """One cheap CPU pass: validates the input (format, duplicates) and counts what will be computed."""
+def _scan(source: InputSource, cfg: PredictConfig) -> dict:
+    """One cheap CPU pass: validates the input (format, duplicates, nucleotides) and counts what will be computed."""
     stats, chunks, frames = ReadStats(), 0, 0
     t0 = time.perf_counter()
-    for batch in read_batches(input_path, READ_BATCH, stats, cfg.threads):
+    nucleotides = NucleotideCheck(source.given)
+    for batch in read_batches(source.path, READ_BATCH, stats, cfg.threads):
+        nucleotides.add(batch)
         c, f = count_batch(batch, cfg.chunk_size)
         chunks, frames = chunks + c, frames + f
     log.info("input: %d records (%d empty skipped), %d bp, %d chunks, %d frames to embed (scan %.1f s)",
              stats.records, stats.empty, stats.bases, chunks, frames, time.perf_counter() - t0)
+    if stats.records == 0:
+        log.warning("the input holds no sequences: the result tables will have headers only")
     return {"records": stats.records, "empty_records_skipped": stats.empty, "bases": stats.bases,
             "chunks": chunks, "frames": frames}
 
 
-def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, seconds) -> None:
+def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, clock) -> list[UnitPlan]:
+    """Embed, classify and commit every unit that has no verified file yet; returns the plan of all units."""
     out.units.mkdir(parents=True, exist_ok=True)
-    done = committed_units(out.units)
-    if done:
-        log.info("resuming: %d work unit(s) already committed", len(done))
+    committed = committed_units(out.units)
+    if committed:
+        log.info("resuming: %d work unit file(s) found; each is verified before it is reused", len(committed))
+    plans: list[UnitPlan] = []
     with progress_bar("embedding frames", "frames", total=total_frames, enabled=cfg.progress) as bar:
         units = enumerate(group_units(_prepared(input_path, cfg), _unit_frames(cfg, embedder.cfg.device)))
-        tokenized = ((k, u, embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins) if k not in done else None)
-                     for k, u in units)
+        work = (_plan_unit(k, u, k in committed, out, cfg, embedder) for k, u in units)
         pending = None  # unit whose device work is queued but not yet collected
-        for k, unit, tok in prefetch(tokenized):  # parsing, prepare and tokenising run ahead in a thread
+        for plan, unit, tok in clock.timed_iter(prefetch(work), "wait_for_input"):
+            plans.append(plan)
             launched = None
-            if k not in done:
-                feats = embedder.features_on_device(tok) if unit.frame_ids else None
-                launched = (k, unit, feats, time.perf_counter())
+            if tok is not None:
+                with clock.timing("embed"):
+                    feats = embedder.features_on_device(tok, bar.update) if unit.frame_ids else None
+                launched = (plan, unit, feats)
+            else:
+                bar.update(plan.frames)
             if pending is not None:  # finish the previous unit while this one runs on the device
-                _finish_unit(*pending, embedder, classifier, out, cfg, seconds)
+                _finish_unit(*pending, embedder, classifier, out, cfg, clock)
             pending = launched
-            bar.update(len(unit.frame_ids))
         if pending is not None:
-            _finish_unit(*pending, embedder, classifier, out, cfg, seconds)
+            _finish_unit(*pending, embedder, classifier, out, cfg, clock)
+    return plans
 
 
-def _finish_unit(k: int, u: PreparedBatch, feats, t0: float, embedder, classifier, out: OutputPaths, cfg,
-                 seconds) -> None:
+def _plan_unit(k: int, u: PreparedBatch, has_file: bool, out: OutputPaths, cfg, embedder):
+    """(plan, unit, tokens or None when a verified file already holds the unit); runs in the prefetch thread."""
+    plan = UnitPlan.of(k, u)
+    if has_file:
+        if unit_ok(unit_path(out.units, k), plan) and (not cfg.keep_intermediate or _embeddings_ok(out, plan)):
+            return plan, u, None
+        log.warning("work unit %d is damaged or incomplete (truncated, emptied or altered): recomputing it", k)
+        unit_path(out.units, k).unlink(missing_ok=True)
+    return plan, u, embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins)
+
+
+def _finish_unit(plan: UnitPlan, u: PreparedBatch, feats, embedder, classifier, out: OutputPaths, cfg,
+                 clock: Clock) -> None:
     """Collect a unit's features, classify, and commit it."""
     import torch
 
-    feats = feats.cpu() if feats is not None else torch.zeros(0, embedder.feature_dim)  # waits for the device
-    t1 = time.perf_counter()
-    scores = classify(classifier, feats)
-    calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
-    if cfg.keep_intermediate and len(feats):
-        _save_embeddings(out, k, u.frame_ids, feats, embedder.dnabert.cfg.hidden_size)
-    write_unit(unit_path(out.units, k), prediction_rows(u.frame_ids, scores),
-               consensus_rows(u.frame_ids, u.frame_chunk, calls),
-               sequence_rows(u.ids, u.lengths, u.chunk_record, calls, u.frame_chunk, scores))
-    seconds["embed"] = seconds.get("embed", 0.0) + t1 - t0
-    seconds["classify_and_commit"] = seconds.get("classify_and_commit", 0.0) + time.perf_counter() - t1
+    with clock.timing("embed"):  # .cpu() waits for the device
+        feats = feats.cpu() if feats is not None else torch.zeros(0, embedder.feature_dim)
+    with clock.timing("classify_and_commit"):
+        scores = classify(classifier, feats)
+        calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
+        if cfg.keep_intermediate:
+            _save_embeddings(out, plan.index, u.frame_ids, feats, embedder.dnabert.cfg.hidden_size)
+        write_unit(unit_path(out.units, plan.index), plan, prediction_rows(u.frame_ids, scores),
+                   consensus_rows(u.frame_ids, u.frame_chunk, calls),
+                   sequence_rows(u.ids, u.lengths, u.chunk_record, calls, u.frame_chunk, scores))
 
 
 def _save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: int) -> None:
@@ -147,38 +176,79 @@ def _save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: i
 
     from safetensors.torch import save_file
 
-    from virnucpro.atomic import tmp_path
-
     out.embeddings.mkdir(parents=True, exist_ok=True)
-    target = out.embeddings / f"unit_{k:07d}.safetensors"
+    target = _embeddings_path(out, k)
     tmp = tmp_path(target)
-    save_file({"dnabert_s": feats[:, :dna_dim].contiguous(), "esm2": feats[:, dna_dim:].contiguous()}, str(tmp),
-              metadata={"ids": json.dumps(ids)})
-    tmp.replace(target)
+    try:
+        save_file({"dnabert_s": feats[:, :dna_dim].contiguous(), "esm2": feats[:, dna_dim:].contiguous()}, str(tmp),
+                  metadata={"ids": json.dumps(ids)})
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _finish(out: OutputPaths, input_path: str, cfg: PredictConfig, info: dict, seconds: dict, t_start) -> None:
-    """Assemble the final tables atomically, then mark the run complete."""
-    t0 = time.perf_counter()
-    units = sorted(out.units.glob("unit_*.tsv"))
-    with atomic_files([out.predictions, out.highest, out.sequences]) as (pred, high, seqs):
+def _embeddings_path(out: OutputPaths, k: int) -> Path:
+    return out.embeddings / f"unit_{k:07d}.safetensors"
+
+
+def _embeddings_ok(out: OutputPaths, plan: UnitPlan) -> bool:
+    """A unit's kept embeddings file is readable and holds one row per frame."""
+    import json
+
+    from safetensors import safe_open
+
+    if plan.frames == 0:
+        return True
+    try:
+        with safe_open(str(_embeddings_path(out, plan.index)), "pt") as st:
+            return len(json.loads(st.metadata()["ids"])) == plan.frames == st.get_slice("esm2").get_shape()[0]
+    except Exception:  # capability probe on a possibly damaged file: any failure means recompute
+        return False
+
+
+def _finish(out: OutputPaths, input_path: str, cfg: PredictConfig, info: dict, plans: list[UnitPlan],
+            clock: Clock) -> None:
+    """Verify every unit, assemble the tables atomically, check they account for everything, mark complete."""
+    units = [unit_path(out.units, p.index) for p in plans]
+    damaged = [p.index for p, f in zip(plans, units) if not unit_ok(f, p)]
+    if damaged:
+        raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command (damaged "
+                             "units are recomputed)")
+    remove_extra_units(out.units, len(plans))
+    with atomic_files(out.results()) as (pred, high, seqs):
         pred.write(PREDICTION_HEADER)
         high.write(HIGHEST_HEADER)
         seqs.write(SEQUENCES_HEADER)
-        assemble(units, pred, high, seqs)
+        rows = assemble(units, pred, high, seqs)
+        _check_rows(rows, info["counts"], plans)
     if cfg.keep_intermediate:
         _write_intermediate_fasta(input_path, cfg, out)
     else:
         shutil.rmtree(out.units, ignore_errors=True)
-    spool = out.root / ".stdin_input"
-    spool.unlink(missing_ok=True)
-    seconds["assemble"] = time.perf_counter() - t0
-    seconds["total"] = time.perf_counter() - t_start
-    info["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+    info["counts"]["sequences_by_verdict"] = {v: rows.get(v, 0) for v in ("virus", "others", "no_frames")}
+    info["outputs"] = output_checksums(out)
+    clock.lap("assemble")
+    info["seconds"] = clock.summary()
     info["status"] = "complete"
     write_info(out.run_info, info)
-    log.info("done: %d frames classified in %.1f s -> %s", info["counts"].get("frames", 0), seconds["total"],
-             out.predictions)
+    _log_summary(out, info)
+
+
+def _check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:
+    """One prediction row per kept frame, one consensus row per chunk with frames, one row per record."""
+    want = {"prediction_rows": counts["frames"], "consensus_rows": sum(p.chunks_with_frames for p in plans),
+            "sequence_rows": counts["records"] - counts["empty_records_skipped"]}
+    got = {k: rows[k] for k in want}
+    if got != want or sum(p.frames for p in plans) != counts["frames"]:
+        raise IntegrityError(f"the assembled tables do not account for the input (rows {got}, expected {want}): the "
+                             "input changed during the run? rerun with --force")
+
+
+def _log_summary(out: OutputPaths, info: dict) -> None:
+    c, v = info["counts"], info["counts"]["sequences_by_verdict"]
+    log.info("done in %.1f s: %d records, %d chunks, %d frames; sequences called virus %d, others %d, no frames %d; "
+             "per-sequence calls in %s", info["seconds"]["total"], c["records"], c["chunks"], c["frames"], v["virus"],
+             v["others"], v["no_frames"], out.sequences)
 
 
 def _write_intermediate_fasta(input_path: str, cfg: PredictConfig, out: OutputPaths) -> None:
@@ -187,36 +257,6 @@ def _write_intermediate_fasta(input_path: str, cfg: PredictConfig, out: OutputPa
     with atomic_files(out.prepare_files()) as (c, n, p):
         for b in _prepared(input_path, cfg):
             write_prepared(b, c, n, p)
-
-
-def _claim(out: OutputPaths, info: dict, cfg: PredictConfig) -> None:
-    """Create the output dir, or resume an unfinished compatible run; never silently overwrite."""
-    old = read_info(out.run_info)
-    if old is not None and cfg.force:
-        for p in (out.units, out.embeddings):
-            shutil.rmtree(p, ignore_errors=True)
-        old = None
-    elif old is not None and old.get("status") == "complete":
-        raise ResumeError(f"{out.root} already holds a complete run: choose another -o/--output-dir or pass --force "
-                          "to overwrite it")
-    elif old is not None:
-        check_resumable(old, info, out.root)
-        log.info("continuing the unfinished run in %s", out.root)
-    elif out.predictions.exists() and not cfg.force:
-        raise ResumeError(f"{out.root} holds predictions but no run_info.json: pass --force to overwrite")
-    elif cfg.resume:
-        log.warning("--resume: nothing to resume in %s, starting a new run", out.root)
-    out.root.mkdir(parents=True, exist_ok=True)
-    write_info(out.run_info, info)
-
-
-def _spool_stdin(_: str, out: OutputPaths) -> str:
-    """Copy stdin into the output dir so the input can be validated, counted, hashed and re-read."""
-    out.root.mkdir(parents=True, exist_ok=True)
-    spool = out.root / ".stdin_input"
-    with open(spool, "wb") as fh:
-        shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
-    return str(spool)
 
 
 def _device_and_precision(cfg: PredictConfig) -> tuple[str, str]:
@@ -253,17 +293,7 @@ def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:
             "classifier": {"path": str(paths.classifier), "sha256": sha256_model(paths.classifier, cache)}}
 
 
-def _input_info(input_path: str) -> dict:
-    p = Path(input_path)
-    if not p.is_file():
-        from virnucpro.seqio import check_input_path
-
-        check_input_path(input_path)
-    return {"path": str(p.resolve()) if not p.name == ".stdin_input" else "-", "bytes": p.stat().st_size,
-            "sha256": sha256_file(p)}
-
-
-def _load(paths: ModelPaths, device: str, precision: str, cfg: PredictConfig):
+def _load(paths: ModelPaths, device: str, precision: str, cfg: PredictConfig, clock: Clock):
     """Load the three models onto the device."""
     import torch
 
@@ -273,7 +303,7 @@ def _load(paths: ModelPaths, device: str, precision: str, cfg: PredictConfig):
 
     t0 = time.perf_counter()
     if device == "cpu":
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     dnabert, tokenizer = load_dnabert(paths.dnabert)
     esm = load_esm(paths.esm)
@@ -290,5 +320,6 @@ def _load(paths: ModelPaths, device: str, precision: str, cfg: PredictConfig):
         raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "
                          f"{embedder.feature_dim}: use the classifier trained for these models")
     log.info("models loaded on %s (%s) in %.1f s", device, precision, time.perf_counter() - t0)
-    return embedder, classifier, {"load_models": time.perf_counter() - t0}
+    clock.lap("load_models")
+    return embedder, classifier
 

@@ -11,12 +11,14 @@ from typing import IO
 
 from virnucpro import __version__, compiled
 from virnucpro.atomic import atomic_files, write_atomic
+from virnucpro.cpus import effective_threads
 from virnucpro.errors import ResumeError
 from virnucpro.fasta_out import format_prepared
 from virnucpro.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
 from virnucpro.seqio import ReadStats, RecordBatch, read_batches
+from virnucpro.workdir import check_output_dir
 
 log = logging.getLogger("virnucpro")
 
@@ -28,7 +30,7 @@ class PrepareConfig:
     input: str
     output_dir: Path
     chunk_size: int = 500
-    threads: int = 1
+    threads: int = 0  # 0 = every core this process may use
     force: bool = False
     batch_size: int = 16384
     progress: bool = True
@@ -37,6 +39,8 @@ class PrepareConfig:
 def run(cfg: PrepareConfig) -> dict:
     """Stream the input, write the three FASTA files atomically, return the counts."""
     out = OutputPaths(Path(cfg.output_dir))
+    check_output_dir(out.root)
+    cfg.threads = effective_threads(cfg.threads)
     _claim_output_dir(out, cfg.force)
     stats, counts, t0 = ReadStats(), {"chunks": 0, "frames": 0}, time.perf_counter()
     prep = compiled.prep()

@@ -73,23 +73,39 @@ def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) 
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Iterate `items` in a background thread, `depth` ahead (CPU work overlaps GPU work)."""
+    """Iterate `items` in a background thread, `depth` ahead (CPU work overlaps GPU work).
+
+    When the consumer stops early (an error, a signal), the producer stops too instead of blocking.
+    """
     q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
+    done, stop = object(), threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                q.put(item)
-            q.put(done)
+                if not put(item):
+                    return
+            put(done)
         except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
+            put(exc)
 
     threading.Thread(target=produce, daemon=True, name="virnucpro-prefetch").start()
-    while (item := q.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class Embedder:
@@ -118,19 +134,24 @@ class Embedder:
         """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
         return self.features_on_device(tok).cpu()
 
-    def features_on_device(self, tok: TokenizedFrames) -> torch.Tensor:
-        """Queue both encoders for a unit and return the (F, D) features without waiting for the device."""
+    def features_on_device(self, tok: TokenizedFrames, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+        """Queue both encoders for a unit and return the (F, D) features without waiting for the device.
+
+        `on_batch(n)` is called after each ESM-2 batch of n frames is queued (ESM-2 is ~97% of the work).
+        """
         dna = self.encode(self.dnabert, tok.dna, tok.ids, self.cfg.dnabert_batch_tokens)
-        prot = self.encode(self.esm, tok.protein, tok.ids, self.cfg.esm_batch_tokens)
+        prot = self.encode(self.esm, tok.protein, tok.ids, self.cfg.esm_batch_tokens, on_batch)
         return torch.cat([dna, prot], dim=1)
 
     @torch.inference_mode()
     def encode(self, model: Callable[[PackedBatch], torch.Tensor], tokens: list[list[int]], ids: list[str],
-               budget: int) -> torch.Tensor:
+               budget: int, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
         """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
         parts: list[tuple[list[int], torch.Tensor]] = []
         for batch in token_budget_batches([len(t) for t in tokens], budget):
             self._run_split_on_oom(model, tokens, ids, batch, parts, budget)
+            if on_batch is not None:
+                on_batch(len(batch))
         order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
         emb = torch.cat([e for _, e in parts])  # (N, D) in batch order
         out = torch.empty_like(emb)

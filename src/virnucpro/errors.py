@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class VirnucproError(Exception):
     """An error the CLI reports as one line, without a traceback."""
@@ -31,3 +33,38 @@ class OutOfMemoryError(VirnucproError):
     """A single sequence does not fit on the device even alone (exit code 4)."""
 
     exit_code = 4
+
+
+class IntegrityError(VirnucproError):
+    """Assembled results do not account for every frame, chunk and record (exit code 3)."""
+
+    exit_code = 3
+
+
+class Stopped(VirnucproError):
+    """SIGTERM/SIGINT arrived: the run stopped cleanly and can be resumed (exit code 128 + signal)."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(f"stopped by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+_OS_FIXES = {
+    errno.ENOSPC: ("no space left on the device", "free space or use another -o/--output-dir, then rerun the same "
+                   "command to resume"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or use another -o/--output-dir, then rerun the same command"),
+    errno.EROFS: ("read-only file system", "choose a writable -o/--output-dir"),
+    errno.EACCES: ("permission denied", "choose a location you can write to, or fix its permissions"),
+    errno.EPERM: ("operation not permitted", "choose a location you can write to, or fix its permissions"),
+    errno.ENOTDIR: ("a part of the path is a file, not a directory", "choose another -o/--output-dir"),
+    errno.EISDIR: ("is a directory", "give a file path"),
+    errno.EIO: ("input/output error", "check the storage device, then rerun the same command"),
+}
+
+
+def describe_os_error(exc: OSError) -> VirnucproError:
+    """One line for an OS-level failure (disk full, read-only, permissions): problem, path, fix (exit 2)."""
+    what, fix = _OS_FIXES.get(exc.errno, (exc.strerror or type(exc).__name__, "check the path and the storage"))
+    where = f" at {str(exc.filename)[:120]!r}" if exc.filename else ""
+    return InputError(f"{what}{where}: {fix}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from virnucpro.seqio import SPOOLED_NAME
+
 PREDICTION_HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
 SEQUENCES_HEADER = ("seq_id\tlength\tn_chunks\tn_chunks_with_frames\tn_viral_chunks\tfraction_viral\t"
@@ -60,3 +62,12 @@ class OutputPaths:
 
     def prepare_files(self) -> list[Path]:
         return [self.chunks, self.nucleotides, self.proteins]
+
+    def results(self) -> list[Path]:
+        """The three result tables, in the order they are assembled."""
+        return [self.predictions, self.highest, self.sequences]
+
+    def everything_written(self) -> list[Path]:
+        """Every file and folder a predict run may leave (what --force removes); not the lock file."""
+        return [*self.results(), self.run_info, self.log, *self.prepare_files(), self.units, self.embeddings,
+                self.root / ".stdin_input", self.root / SPOOLED_NAME]

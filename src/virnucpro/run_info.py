@@ -41,18 +41,36 @@ def write_info(path: Path, info: dict) -> None:
     write_atomic(path, json.dumps(info, indent=2) + "\n")
 
 
-def check_resumable(old: dict, new: dict, out_dir: Path) -> None:
-    """Refuse to continue a run made with other parameters, models or input."""
+def same_run(old: dict, new: dict) -> bool:
+    """Same parameters, models and input (what makes committed work reusable)."""
+    return all(old.get(k) == new.get(k) for k in RESUME_KEYS)
+
+
+def check_resumable(old: dict, new: dict, out_dir: Path, complete: bool = False) -> None:
+    """Refuse to continue (or, `complete`, to replace) a run made with other parameters, models or input."""
     for key in RESUME_KEYS:
         if old.get(key) != new.get(key):
             diff = _first_difference(old.get(key), new.get(key))
-            raise ResumeError(f"{out_dir} holds an unfinished run with different {key} ({diff}): rerun with the "
-                              "same command to resume, use another -o/--output-dir, or pass --force to start over")
+            if complete:
+                raise ResumeError(f"{_short(out_dir)} holds a finished run with different {key} ({diff}): use another "
+                                  "-o/--output-dir, or pass --force to replace it")
+            raise ResumeError(f"{_short(out_dir)} holds an unfinished run with different {key} ({diff}): rerun the "
+                              "same command to resume, use another -o, or pass --force to start over")
 
 
 def _first_difference(a, b) -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if a.get(k) != b.get(k):
-                return f"{k}: {a.get(k)!r} then, {b.get(k)!r} now"
-    return f"{a!r} then, {b!r} now"
+    """The first differing field, values shortened so the error stays one short line."""
+    while isinstance(a, dict) and isinstance(b, dict):
+        k = next((k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)), None)
+        if k is None:
+            break
+        a, b, name = a.get(k), b.get(k), k
+        if not (isinstance(a, dict) and isinstance(b, dict)):
+            return f"{name}: {_short(a)} then, {_short(b)} now"
+    return f"{_short(a)} then, {_short(b)} now"
+
+
+def _short(value, n: int = 40) -> str:
+    text = value if isinstance(value, (str, Path)) else repr(value)
+    text = str(text)
+    return text if len(text) <= n else text[: n // 2 - 2] + "..." + text[-(n // 2 - 1):]

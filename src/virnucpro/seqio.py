@@ -10,17 +10,16 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from virnucpro import compiled
+from virnucpro.cpus import decompression_threads
 from virnucpro.duplicates import DuplicateChecker
 from virnucpro.errors import InputError
+from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
 
 log = logging.getLogger("virnucpro")
 
-PAIRED_HINT = (
-    "IDs are the first word of each header, so paired reads such as 'r1 1:N:0' and 'r1 2:N:0' "
-    "collide: give every record a unique first word (run each mate file separately, or rename the "
-    "reads, e.g. append /1 and /2)"
-)
+PAIRED_HINT = ("IDs are the first word of the header, so paired reads 'r1 1:N' and 'r1 2:N' collide: run each "
+               "mate file separately or rename them (append /1, /2)")
 
 
 @dataclass
@@ -41,8 +40,13 @@ class ReadStats:
     empty_ids: list[str] = field(default_factory=list)
 
 
+SPOOLED_NAME = ".input.spool"  # a piped input copied into the output directory (see spool.py)
+
+
 def _describe(path: str) -> str:
-    return "standard input" if path == "-" else repr(path)
+    if path == "-" or os.path.basename(path) == SPOOLED_NAME:
+        return "the piped input"
+    return repr(path if len(path) <= 80 else "..." + path[-77:])  # error lines stay short
 
 
 def check_input_path(path: str) -> None:
@@ -59,7 +63,7 @@ def check_input_path(path: str) -> None:
 def _open_stream(path: str, threads: int):
     import xopen
 
-    return xopen.xopen(path, "rb", threads=max(0, threads - 1))
+    return xopen.xopen(path, "rb", threads=decompression_threads(threads))
 
 
 def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
@@ -68,6 +72,9 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
 
     where = f"after record {n_ok}" if n_ok else "at the start"
     src = _describe(path)
+    if _non_ascii(exc) and (at := first_non_ascii(path)) is not None and at[1] >= 1:  # inside a record
+        return InputError(f"{src} is not valid FASTA/FASTQ: line {at[0]} (record {at[1]}) has a byte outside ASCII; "
+                          "headers and sequences must be ASCII: fix or remove that line")
     if isinstance(exc, dnaio.exceptions.UnknownFileFormat) or isinstance(exc, UnicodeDecodeError):
         return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content {where}): "
                           "give a FASTA/FASTQ file, optionally gz/bz2/xz/zst compressed")
@@ -78,6 +85,10 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
         return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}; {where}): "
                           "re-download or re-compress it (check with e.g. `gzip -t`)")
     return InputError(f"cannot read {src} ({type(exc).__name__}: {exc}; {where}): check the file")
+
+
+def _non_ascii(exc: BaseException) -> bool:
+    return isinstance(exc, UnicodeDecodeError) or "ASCII" in str(exc)
 
 
 def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = None,
@@ -96,6 +107,7 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
             fast = compiled.prep() if stream.peek(1)[:1] == b">" else None
             groups = fasta_groups(stream, fast) if fast is not None else dnaio_groups(stream, batch_size)
             for ids, seqs in rebatch(groups, batch_size):
+                _check_content(path, ids, seqs, stats.records)
                 stats.records += len(ids)
                 if not all(seqs):
                     ids, seqs = _drop_empty(ids, seqs, stats)
@@ -108,6 +120,28 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
                     ", ".join(repr(i) for i in stats.empty_ids))
+
+
+def _check_content(path: str, ids: list[str], seqs: list[str], before: int) -> None:
+    """Refuse records with no ID or with control bytes (NUL, ESC, ...) in the ID or sequence, by line.
+
+    `before` = records read before this batch, so record numbers count from the file's start.
+    """
+    if "" in ids:
+        no = before + ids.index("") + 1
+        raise InputError(f"{_describe(path)}{_line(path, no)}: record {no} has a header with no ID: give every record "
+                         "a name right after '>' or '@'")
+    for texts, what in ((seqs, "sequence"), (ids, "ID")):
+        if CONTROL_TEXT.search("".join(texts)):
+            i = next(i for i, t in enumerate(texts) if CONTROL_TEXT.search(t))
+            no, byte = before + i + 1, CONTROL_TEXT.search(texts[i]).group()
+            raise InputError(f"{_describe(path)}{_line(path, no, CONTROL)}: record {no} ({ids[i][:40]!r}) has the "
+                             f"control byte {byte!r} in its {what}: the file is corrupt; fix or re-export it")
+
+
+def _line(path: str, record_no: int, pattern=None) -> str:
+    line = record_line(path, record_no, pattern) if path != "-" else None
+    return f" line {line}" if line else ""
 
 
 def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list[str], list[str]]:
@@ -123,7 +157,7 @@ def _finish_batch(path: str, ids: list[str], seqs: list[str], dups: DuplicateChe
                   stats: ReadStats) -> RecordBatch:
     dup = dups.add(ids)
     if dup is not None:
-        raise InputError(f"duplicate sequence ID {dup!r} in {_describe(path)}: {PAIRED_HINT}")
+        raise InputError(f"duplicate sequence ID {dup[:60]!r} in {_describe(path)}: {PAIRED_HINT}")
     stats.bases += sum(map(len, seqs))
     return RecordBatch(ids, seqs)
 

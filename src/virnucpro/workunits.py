@@ -6,13 +6,18 @@ units, so a resumed run recomputes only units without a committed file and reass
 byte-identical outputs.
 
 A committed unit file `unit_{k:07d}.tsv` holds tagged lines: `P` prediction rows (frame order),
-`C` consensus rows (sorted by Modified_ID), `S` per-sequence rows (input order).
+`C` consensus rows (sorted by Modified_ID), `S` per-sequence rows (input order), and a last `E`
+line with the unit's row counts, a digest of its record IDs and the sha256 of every line above it.
+A unit is only used when its file verifies against the plan (`UnitPlan`): a truncated, emptied,
+edited or misplaced file is recomputed, never assembled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -20,6 +25,28 @@ from virnucpro.atomic import write_atomic
 from virnucpro.prepare import PreparedBatch, concat_batches, frames_per_record, slice_records
 
 MERGE_FAN_IN = 64  # open files per merge pass
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """What a unit's committed file must hold: rows per table and which records."""
+
+    index: int
+    frames: int  # P rows
+    chunks_with_frames: int  # C rows
+    records: int  # S rows
+    ids_digest: str
+
+    @classmethod
+    def of(cls, k: int, u: PreparedBatch) -> UnitPlan:
+        return cls(k, len(u.frame_ids), len(set(u.frame_chunk.tolist())), len(u.ids), ids_digest(u.ids))
+
+    def footer(self, body_sha256: str) -> str:
+        return f"E\t{self.frames}\t{self.chunks_with_frames}\t{self.records}\t{self.ids_digest}\t{body_sha256}\n"
+
+
+def ids_digest(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
 
 
 def unit_path(units_dir: Path, k: int) -> Path:
@@ -46,30 +73,59 @@ def group_units(batches: Iterable[PreparedBatch], unit_frames: int) -> Iterator[
         yield concat_batches(pending)
 
 
-def write_unit(path: Path, pred_rows: str, consensus: list[tuple[str, str]], seq_rows: str) -> None:
-    """Commit one unit atomically (temp + rename)."""
-    write_atomic(path, "".join([
+def write_unit(path: Path, plan: UnitPlan, pred_rows: str, consensus: list[tuple[str, str]], seq_rows: str) -> None:
+    """Commit one unit atomically (temp + fsync + rename), sealed with its footer."""
+    body = "".join([
         "".join(f"P\t{r}\n" for r in pred_rows.splitlines()),
         "".join(f"C\t{mid}\t{v}\n" for mid, v in sorted(consensus)),
         "".join(f"S\t{r}\n" for r in seq_rows.splitlines()),
-    ]))
+    ]).encode()
+    write_atomic(path, body + plan.footer(hashlib.sha256(body).hexdigest()).encode())
 
 
 def committed_units(units_dir: Path) -> set[int]:
-    """Indices of units with a committed file."""
-    return {int(p.stem.split("_")[1]) for p in units_dir.glob("unit_*.tsv")} if units_dir.exists() else set()
+    """Indices of units with a committed file (not yet verified: see `unit_ok`)."""
+    if not units_dir.exists():
+        return set()
+    return {int(p.stem[5:]) for p in units_dir.glob("unit_*.tsv") if p.stem[5:].isdigit()}
 
 
-def assemble(unit_files: list[Path], predictions: IO[str], highest: IO[str], sequences: IO[str]) -> None:
-    """Concatenate P and S rows in unit order; k-way merge the sorted C rows (bounded memory)."""
+def unit_ok(path: Path, plan: UnitPlan) -> bool:
+    """True if the file is whole, unaltered and holds exactly the rows the plan expects."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    end = data.rfind(b"\nE\t") + 1
+    if end == 0 and not data.startswith(b"E\t"):
+        return False
+    body, footer = data[:end], data[end:].decode("ascii", "replace")
+    if footer != plan.footer(hashlib.sha256(body).hexdigest()):
+        return False
+    counts = {t: body.count(b"\n" + t + b"\t") + body.startswith(t + b"\t") for t in (b"P", b"C", b"S")}
+    return (counts[b"P"], counts[b"C"], counts[b"S"]) == (plan.frames, plan.chunks_with_frames, plan.records)
+
+
+def assemble(unit_files: list[Path], predictions: IO[str], highest: IO[str], sequences: IO[str]) -> dict[str, int]:
+    """Concatenate P and S rows in unit order; k-way merge the sorted C rows (bounded memory).
+
+    Returns the rows written per table and the per-sequence verdict counts, for the final check.
+    """
+    rows = {"P": 0, "C": 0, "S": 0}
+    verdicts: dict[str, int] = {}
     for f in unit_files:
         with open(f) as fh:
             for line in fh:
                 if line[0] == "P":
                     predictions.write(line[2:])
+                    rows["P"] += 1
                 elif line[0] == "S":
                     sequences.write(line[2:])
-    _merge_consensus(unit_files, highest)
+                    rows["S"] += 1
+                    verdict = line[line.rfind("\t") + 1:-1]
+                    verdicts[verdict] = verdicts.get(verdict, 0) + 1
+    rows["C"] = _merge_consensus(unit_files, highest)
+    return {"prediction_rows": rows["P"], "consensus_rows": rows["C"], "sequence_rows": rows["S"], **verdicts}
 
 
 def _consensus_lines(path: Path) -> Iterator[str]:
@@ -83,9 +139,9 @@ def _by_id(line: str) -> str:
     return line.split("\t", 1)[0]
 
 
-def _merge_consensus(sources: list[Path], out: IO[str]) -> None:
+def _merge_consensus(sources: list[Path], out: IO[str]) -> int:
     """Merge per-unit sorted consensus rows by Modified_ID (plain string order), MERGE_FAN_IN files at a time."""
-    with tempfile.TemporaryDirectory(dir=sources[0].parent if sources else None) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".merge-", dir=sources[0].parent if sources else None) as tmp:
         level = 0
         while len(sources) > MERGE_FAN_IN:
             runs = []
@@ -96,4 +152,8 @@ def _merge_consensus(sources: list[Path], out: IO[str]) -> None:
                     fh.writelines("C\t" + line for line in merged)
                 runs.append(run)
             sources, level = runs, level + 1
-        out.writelines(heapq.merge(*(_consensus_lines(p) for p in sources), key=_by_id))
+        n = 0
+        for line in heapq.merge(*(_consensus_lines(p) for p in sources), key=_by_id):
+            out.write(line)
+            n += 1
+        return n

@@ -1,0 +1,103 @@
+"""Claiming a locked output directory for a predict run: fresh, resumed, restarted or already done.
+
+Called with the directory lock held, so every temporary file found here is a leftover of a killed
+run and is removed. The rules (README, "Guarantees"): a complete run with the same parameters,
+models and input is left alone if its tables still match their recorded checksums; a run that
+committed no work unit may change anything; an unfinished run with committed units resumes only
+with the same parameters, models and input; `--force` removes everything a run wrote first.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from virnucpro.errors import ResumeError
+from virnucpro.hashing import sha256_file
+from virnucpro.outputs import OutputPaths
+from virnucpro.run_info import check_resumable, read_info, same_run, write_info
+from virnucpro.workunits import committed_units
+
+log = logging.getLogger("virnucpro")
+
+
+def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
+    """The finished run's info if `out` already holds this very run with intact tables, else None."""
+    old = read_info(out.run_info)
+    if force or old is None or old.get("status") != "complete" or not same_run(old, info):
+        return None
+    damaged = damaged_outputs(out, old)
+    if damaged:
+        log.warning("%s no longer matches its checksum in run_info.json: recomputing the run", damaged)
+        return None
+    return old
+
+
+def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
+    """Name of the first result table that is missing or differs from its recorded sha256, else None."""
+    recorded = info.get("outputs", {})
+    for p in out.results():
+        if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:
+            return p.name
+    return None
+
+
+def output_checksums(out: OutputPaths) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in out.results()}
+
+
+def claim(out: OutputPaths, info: dict, force: bool) -> None:
+    """Make `out` this run's directory (writes run_info.json with status 'running').
+
+    Raises:
+        ResumeError: the directory holds another run that must not be overwritten without --force.
+    """
+    remove_stale_temporaries(out)
+    old = read_info(out.run_info)
+    if force:
+        wipe(out)
+    elif old is not None and old.get("status") == "complete":
+        if not same_run(old, info):
+            check_resumable(old, info, out.root, complete=True)
+        wipe(out)  # same run, damaged tables (already_complete said so): compute again
+    elif old is not None:
+        if committed_units(out.units):
+            check_resumable(old, info, out.root)
+            log.info("continuing the unfinished run in %s", out.root)
+        else:
+            log.info("the earlier run in %s committed no work: starting over", out.root)
+            wipe(out)
+    elif any(p.exists() for p in (*out.results(), out.units)):
+        raise ResumeError(f"{out.root} holds results but no readable run_info.json: pass --force to start over, or "
+                          "use another -o/--output-dir")
+    write_info(out.run_info, info)
+
+
+def wipe(out: OutputPaths) -> None:
+    """Remove everything an earlier run wrote (only virnucpro's own files; other files stay)."""
+    for p in out.everything_written():
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(out: OutputPaths) -> None:
+    """Temporary files and merge folders of killed runs (`.NAME.tmp-PID`, `.merge-*`)."""
+    for folder in (out.root, out.units, out.embeddings):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".merge-") and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name.startswith(".") and ".tmp-" in p.name:
+                p.unlink(missing_ok=True)
+                log.debug("removed the stale temporary %s", p)
+
+
+def remove_extra_units(units_dir: Path, n_units: int) -> None:
+    """Unit files outside the plan (copied in, or from a longer earlier input) are never assembled."""
+    for k in committed_units(units_dir):
+        if k >= n_units:
+            (units_dir / f"unit_{k:07d}.tsv").unlink(missing_ok=True)

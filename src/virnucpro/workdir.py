@@ -1,0 +1,67 @@
+"""The output directory while a run holds it: checked path, lock, re-readable input, cleanup.
+
+Until the run is claimed (run_info.json written), a failure leaves the directory as it was: the
+spooled input is removed, and a directory this run created is removed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from virnucpro.dirlock import DirLock, lock_output_dir
+from virnucpro.errors import InputError
+from virnucpro.outputs import OutputPaths
+from virnucpro.spool import InputSource, open_input
+
+
+def check_output_dir(root: Path) -> None:
+    """-o must be a directory, or a path whose first existing ancestor is a directory.
+
+    Raises:
+        InputError: naming the file in the way.
+    """
+    if root.exists() and not root.is_dir():
+        raise InputError(f"-o {str(root)!r} is an existing file, not a directory: choose a directory path")
+    for parent in root.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"-o {str(root)!r} lies under {str(parent)!r}, which is a file: choose a directory "
+                                 "path")
+            return
+
+
+@dataclass
+class HeldDirectory:
+    """A locked output directory; `claimed` once run_info.json makes it this run's directory."""
+
+    out: OutputPaths
+    lock: DirLock
+    claimed: bool = False
+    sources: list[InputSource] = field(default_factory=list)
+
+    def open_input(self, given: str) -> InputSource:
+        """The input as a re-readable file (streams are spooled into the directory)."""
+        source = open_input(given, self.out.root)
+        self.sources.append(source)
+        return source
+
+    def close(self, failed: bool) -> None:
+        for s in self.sources:
+            if s.spooled:
+                Path(s.path).unlink(missing_ok=True)
+        self.lock.release(remove_dir=failed and not self.claimed and self.lock.created_dir)
+
+
+@contextlib.contextmanager
+def held_directory(out: OutputPaths) -> Iterator[HeldDirectory]:
+    """Lock `out` for this process; on the way out remove the spool, and the directory if it stayed unclaimed."""
+    held = HeldDirectory(out, lock_output_dir(out.root))
+    failed = True
+    try:
+        yield held
+        failed = False
+    finally:
+        held.close(failed)

@@ -30,9 +30,14 @@ def atomic_files(paths: list[Path], mode: str = "w") -> Iterator[list[IO]]:
             h.close()
         for t, p in zip(tmps, paths):
             os.replace(t, p)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(paths[0] if len(paths) == 1 else paths[0].parent)) from None
+        raise
     finally:
         for h in handles:
-            h.close()
+            with contextlib.suppress(OSError):  # a failed flush on close (disk full) must not skip the cleanup
+                h.close()
         for t in tmps:
             with contextlib.suppress(FileNotFoundError):
                 t.unlink()

@@ -182,8 +182,15 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (problem, then where to look), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"virnucpro: error: {message} (see `{self.prog} --help`)\n")
+
+
 def create_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="virnucpro", description="Exact, fast VirNucPro: viral vs non-viral "
+    parser = OneLineParser(prog="virnucpro", description="Exact, fast VirNucPro: viral vs non-viral "
                                      "classification of DNA reads and contigs.")
     parser.add_argument("--version", action="version", version=f"virnucpro {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -183,6 +186,12 @@ def _save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: i
         save_file({"dnabert_s": feats[:, :dna_dim].contiguous(), "esm2": feats[:, dna_dim:].contiguous()}, str(tmp),
                   metadata={"ids": json.dumps(ids)})
         tmp.replace(target)
+    except Exception as exc:  # safetensors reports a full disk as its own error type: make it an OSError
+        if isinstance(exc, OSError):
+            raise
+        code = re.search(r"os error (\d+)", str(exc))
+        num = int(code.group(1)) if code else errno.EIO
+        raise OSError(num, os.strerror(num), str(target)) from None
     finally:
         tmp.unlink(missing_ok=True)
 

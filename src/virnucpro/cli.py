@@ -148,7 +148,8 @@ def _run_download(args: argparse.Namespace) -> int:
 
     home = home_dir(args.model_dir)
     for cs in args.chunk_size:
-        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm), cs, home, offline=False)
+        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm), cs, home, offline=False,
+                            in_download_command=True)
         print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
     return 0
 

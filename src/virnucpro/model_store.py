@@ -11,6 +11,7 @@ from pathlib import Path
 
 from virnucpro.atomic import tmp_path
 from virnucpro.errors import ModelError
+from virnucpro.models.download_errors import describe
 from virnucpro.models.hub import resolve_model
 
 log = logging.getLogger("virnucpro")
@@ -50,7 +51,8 @@ class ModelPaths:
     classifier: Path
 
 
-def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool) -> ModelPaths:
+def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
+                in_download_command: bool = False) -> ModelPaths:
     """Local paths of all three models, downloading what is missing unless offline.
 
     Raises:
@@ -58,21 +60,23 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool) -> 
     """
     hub = home / "hub"
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub,
-                            allow_patterns=DNABERT_FILES, offline=offline)
-    esm = _resolve_esm(refs, hub, offline)
-    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline))
+                            allow_patterns=DNABERT_FILES, offline=offline, in_download_command=in_download_command)
+    esm = _resolve_esm(refs, hub, offline, in_download_command)
+    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command))
 
 
-def _resolve_esm(refs: ModelRefs, hub: Path, offline: bool) -> Path:
+def _resolve_esm(refs: ModelRefs, hub: Path, offline: bool, in_download_command: bool) -> Path:
     path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, allow_patterns=ESM_FILES,
-                         offline=offline)
+                         offline=offline, in_download_command=in_download_command)
     if path.is_dir() and not any((path / n).exists() for n in ("model.safetensors", "pytorch_model.bin")):
-        path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub,
-                             allow_patterns=["config.json", "pytorch_model.bin"], offline=offline)
+        path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, offline=offline,
+                             allow_patterns=["config.json", "pytorch_model.bin"],
+                             in_download_command=in_download_command)
     return path
 
 
-def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool) -> Path:
+def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
+                    in_download_command: bool = False) -> Path:
     """--classifier if given, else the published model for 300/500 bp chunks from the cache (fetched once)."""
     if ref is not None:
         p = Path(ref).expanduser()
@@ -85,27 +89,38 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool)
     target = home / "classifiers" / f"{chunk_size}_model.pth"
     if target.exists():
         return target
+    if in_download_command and os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelError("downloads are switched off (HF_HUB_OFFLINE=1): unset HF_HUB_OFFLINE and try again")
     if offline or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ModelError(f"classifier {target} is not cached and downloads are off: run `virnucpro download "
                          f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir)")
-    return download_classifier(chunk_size, target)
+    return download_classifier(chunk_size, target, in_download_command)
 
 
-def download_classifier(chunk_size: int, target: Path) -> Path:
-    """Fetch `{cs}_model.pth` from the original repository into the cache; logs its sha256."""
-    url = CLASSIFIER_URL.format(cs=chunk_size)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def classifier_url(chunk_size: int) -> str:
+    """Where the published classifier comes from; VIRNUCPRO_CLASSIFIER_URL (with `{cs}`) points at a mirror."""
+    return (os.environ.get("VIRNUCPRO_CLASSIFIER_URL") or CLASSIFIER_URL).format(cs=chunk_size)
+
+
+def download_classifier(chunk_size: int, target: Path, in_download_command: bool = False) -> Path:
+    """Fetch `{cs}_model.pth` from the original repository into the cache; logs its sha256.
+
+    Raises:
+        ModelError: naming the real cause (DNS, refused, HTTP status, disk full) and its fix.
+    """
+    url = classifier_url(chunk_size)
     tmp = tmp_path(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
             h = hashlib.sha256()
             while block := resp.read(1 << 20):
                 h.update(block)
                 fh.write(block)
         os.replace(tmp, target)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; ValueError: a malformed URL
         tmp.unlink(missing_ok=True)
-        raise ModelError(f"could not download {url} ({exc}): run `virnucpro download --chunk-size {chunk_size}` "
-                         "on a machine with internet access, or pass --classifier PATH") from None
+        cause, fix = describe(exc, in_download_command)
+        raise ModelError(f"could not download {url}: {cause}: {fix}") from None
     log.info("downloaded %s (sha256 %s)", target, h.hexdigest())
     return target

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from virnucpro.errors import ModelError
+from virnucpro.models.download_errors import describe
 
 
 def looks_like_path(ref: str) -> bool:
@@ -14,7 +15,8 @@ def looks_like_path(ref: str) -> bool:
 
 
 def resolve_model(ref: str, *, revision: str | None = None, cache_dir: Path | None = None,
-                  allow_patterns: list[str] | None = None, offline: bool = False) -> Path:
+                  allow_patterns: list[str] | None = None, offline: bool = False,
+                  in_download_command: bool = False) -> Path:
     """Local directory/file for `ref`, downloading a hub snapshot if needed (and allowed).
 
     Honours HF_HUB_OFFLINE / HF_HOME through huggingface_hub; `offline=True` forbids network use.
@@ -32,8 +34,7 @@ def resolve_model(ref: str, *, revision: str | None = None, cache_dir: Path | No
     try:
         return Path(snapshot_download(ref, revision=revision, cache_dir=str(cache_dir) if cache_dir else None,
                                       allow_patterns=allow_patterns, local_files_only=offline))
-    except Exception as exc:  # hub errors: offline, not cached, no such repo, network down
-        where = f" in {cache_dir}" if cache_dir else ""
-        raise ModelError(f"model {ref!r}{' @ ' + revision if revision else ''} is not cached{where} and could not "
-                         f"be downloaded ({type(exc).__name__}): run `virnucpro download` on a machine with "
-                         "internet access (same --model-dir), or pass a local path") from None
+    except Exception as exc:  # hub errors: offline, not cached, no such repo, network down, disk full
+        cause, fix = describe(exc, in_download_command)
+        raise ModelError(f"model {ref!r}{' @ ' + revision if revision else ''} could not be downloaded: {cause}: "
+                         f"{fix}") from None

@@ -101,3 +101,42 @@ def test_pooling_truncates_at_1024_residues(tmp_path):
         h = model.hidden_states(batch)
         got = model(batch)
     assert torch.allclose(got[0], h[1:1025].mean(0), atol=1e-6)
+
+
+def test_transformers_5_checkpoint_loads(tmp_path):
+    """save_pretrained of transformers 5.x: one shared rotary table, LayerNorm gamma/beta, any intermediate_size."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.EsmConfig(vocab_size=33, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=96, position_embedding_type="rotary", token_dropout=True,
+                                 mask_token_id=32, pad_token_id=1, emb_layer_norm_before=False)
+    torch.manual_seed(0)
+    ref = transformers.EsmModel(cfg, add_pooling_layer=False).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.2)
+    ref.save_pretrained(tmp_path)
+    _check_renamed_checkpoint(tmp_path)
+    model = load_esm(tmp_path)
+    assert model.cfg.ffn_dim == 96
+    seqs = [s for s in proteins(2) if "<" not in s]
+    got = ours(model, seqs)
+    for i, s in enumerate(seqs):
+        ids = torch.tensor([encode_protein(s)])
+        with torch.no_grad():
+            h = ref(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+        assert (got[i] - h[1:len(s) + 1].mean(0)).abs().max() <= 1e-5
+
+
+def _check_renamed_checkpoint(path) -> None:
+    """The file really uses the names this test is about (if transformers changes them, rewrite them so)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path / "model.safetensors"))
+    inv = [k for k in state if k.endswith("inv_freq")]
+    if len(inv) > 1:  # an older transformers: per-layer tables -> one shared table, as 5.x writes
+        table = state[inv[0]]
+        state = {k: v for k, v in state.items() if k not in inv} | {"rotary_embeddings.inv_freq": table}
+    state = {(k[:-6] + "gamma" if k.endswith("LayerNorm.weight") else k[:-4] + "beta" if k.endswith("LayerNorm.bias")
+              else k): v for k, v in state.items()}
+    save_file(state, str(path / "model.safetensors"))
+    assert sum(k.endswith("inv_freq") for k in state) == 1 and any(k.endswith(".gamma") for k in state)

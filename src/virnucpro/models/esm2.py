@@ -27,6 +27,7 @@ class ESM2Config:
     vocab_size: int = 33
     layer_norm_eps: float = 1e-5
     token_dropout: bool = True
+    intermediate_size: int = 0  # 0 = 4 * embed_dim, as fair-esm; HF config.json states it
 
     @property
     def head_dim(self) -> int:
@@ -34,7 +35,7 @@ class ESM2Config:
 
     @property
     def ffn_dim(self) -> int:
-        return 4 * self.embed_dim
+        return self.intermediate_size or 4 * self.embed_dim
 
 
 PRESETS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import torch
@@ -78,7 +79,8 @@ def load_esm(path: Path) -> ESM2:
     path = Path(path)
     if path.is_dir():
         cfg = _esm_config_from_hf(path)
-        state, unexpected = remap(read_state_file(find_weight_file(path)), ESM_HF_NAMES, f"ESM-2 weights in {path}")
+        source = _shared_inv_freq_per_layer(modern_names(read_state_file(find_weight_file(path))), cfg.num_layers)
+        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}")
     elif path.is_file():
         obj = safe_load(path, FAIR_ESM_RECORDS)
         if not isinstance(obj, dict) or "model" not in obj:
@@ -90,6 +92,36 @@ def load_esm(path: Path) -> ESM2:
                          "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
     _fill_missing_inv_freq(state, cfg, path)
     return load_strict(_on_meta(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}").eval()
+
+
+_SHARED_INV_FREQ = re.compile(r"^(esm\.)?(rotary_embeddings|encoder\.layer\.\*\.attention\.self\.rotary_embeddings)"
+                              r"\.inv_freq$")
+
+
+def _shared_inv_freq_per_layer(state: dict, num_layers: int) -> dict:
+    """transformers 5.x saves one rotary table for all layers (`esm.rotary_embeddings.inv_freq`, or a
+    `encoder.layer.*.` key): give every layer its copy, as older checkpoints store them."""
+    shared = [k for k in state if _SHARED_INV_FREQ.match(k)]
+    if not shared:
+        return state
+    table = state[shared[0]]
+    out = {k: v for k, v in state.items() if k not in shared}
+    prefix = "esm." if any(k.startswith("esm.") for k in out) else ""
+    for i in range(num_layers):
+        out.setdefault(f"{prefix}encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq", table)
+    return out
+
+
+def modern_names(state: dict) -> dict:
+    """LayerNorm `gamma`/`beta` (old TF-era names that transformers still writes) -> `weight`/`bias`."""
+    def rename(key: str) -> str:
+        if key.endswith(".gamma"):
+            return key[: -len("gamma")] + "weight"
+        if key.endswith(".beta"):
+            return key[: -len("beta")] + "bias"
+        return key
+
+    return {rename(k): v for k, v in state.items()}
 
 
 def _fill_missing_inv_freq(state: dict, cfg: ESM2Config, path: Path) -> None:
@@ -116,7 +148,8 @@ def _esm_config_from_hf(path: Path) -> ESM2Config:
         raise ModelError(f"{str(path)!r} is not an ESM-2 model (needs rotary positions, no embedding LayerNorm)")
     return ESM2Config(num_layers=c["num_hidden_layers"], embed_dim=c["hidden_size"],
                       attention_heads=c["num_attention_heads"], vocab_size=c.get("vocab_size", 33),
-                      layer_norm_eps=c.get("layer_norm_eps", 1e-5), token_dropout=c.get("token_dropout", True))
+                      layer_norm_eps=c.get("layer_norm_eps", 1e-5), token_dropout=c.get("token_dropout", True),
+                      intermediate_size=c.get("intermediate_size", 4 * c["hidden_size"]))
 
 
 def _esm_config_from_state(state: dict, cfg_obj, path: Path) -> ESM2Config:
@@ -159,6 +192,7 @@ def load_dnabert(path: Path) -> tuple[DnaBert, DnaTokenizer]:
         raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): incomplete DNABERT-S directory") from None
     if not (path / "tokenizer.json").exists():
         raise ModelError(f"no tokenizer.json in {str(path)!r}: incomplete DNABERT-S directory (virnucpro download)")
-    state, unexpected = remap(read_state_file(find_weight_file(path)), DNABERT_NAMES, f"DNABERT weights in {path}")
+    state, unexpected = remap(modern_names(read_state_file(find_weight_file(path))), DNABERT_NAMES,
+                              f"DNABERT weights in {path}")
     model = load_strict(_on_meta(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}").eval()
     return model, DnaTokenizer(path / "tokenizer.json")

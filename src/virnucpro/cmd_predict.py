@@ -137,7 +137,7 @@ def _compute_units(input_path, cfg, out, embedder, classifier, total_frames, clo
                     feats = embedder.features_on_device(tok, bar.update) if unit.frame_ids else None
                 launched = (plan, unit, feats)
             else:
-                bar.update(plan.frames)
+                bar.skip(plan.frames)
             if pending is not None:  # finish the previous unit while this one runs on the device
                 _finish_unit(*pending, embedder, classifier, out, cfg, clock)
             pending = launched

@@ -13,25 +13,49 @@ class NullProgress:
     def update(self, advance: float = 0) -> None:
         pass
 
+    def skip(self, advance: float) -> None:
+        pass
+
 
 class _RichProgress:
     def __init__(self, progress, task) -> None:
         self._p, self._t = progress, task
+        self._skipped = 0.0
 
     def update(self, advance: float = 0) -> None:
         self._p.update(self._t, advance=advance)
 
+    def skip(self, advance: float) -> None:
+        """Work found already done (a resume): counts as progress, not towards the rate or the ETA."""
+        self._skipped += advance
+        self._p.update(self._t, advance=advance, skipped=self._skipped)
 
-def _rate_column(unit: str):
+
+def _done_and_rate(task) -> tuple[float, float | None]:
+    """(work done in this run, its rate per second), from the first update on (rich's own speed needs two)."""
+    done = task.completed - task.fields.get("skipped", 0.0)
+    elapsed = task.elapsed or 0.0
+    return done, (done / elapsed if done > 0 and elapsed > 0 else None)
+
+
+def _columns(unit: str):
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
         def render(self, task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:,.0f} {unit}/s")
+            _, rate = _done_and_rate(task)
+            return Text("" if rate is None else f"{rate:,.0f} {unit}/s")
 
-    return RateColumn()
+    class EtaColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            _, rate = _done_and_rate(task)
+            if rate is None or task.total is None:
+                return Text("eta -:--:--")
+            left = max(0.0, task.total - task.completed) / rate
+            return Text(f"eta {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}")
+
+    return RateColumn(), EtaColumn()
 
 
 @contextlib.contextmanager
@@ -42,9 +66,9 @@ def progress_bar(description: str, unit: str, total: float | None = None,
         yield NullProgress()
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(unit),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *_columns(unit),
+               TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as p:
         yield _RichProgress(p, p.add_task(description, total=total))

@@ -430,3 +430,45 @@ def test_piped_input_on_a_full_disk_leaves_no_spool(tmpfs, tmp_path, model_args)
     proc = subprocess.run(["bash", "-c", f"cat '{src}' | {cmd}"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no space left" in _error_line(proc.stderr)
     assert list(disk.iterdir()) == []  # the directory this run created is gone again
+
+
+def test_stale_temporaries_of_killed_runs_are_removed(tmp_path, run_cli, model_args, monkeypatch):
+    out = tmp_path / "out"
+    _crashed_run(out, run_cli, model_args, monkeypatch)
+    stale = [out / ".prediction_results.txt.tmp-999999", out / "work_units" / ".unit_0000003.tsv.tmp-999999"]
+    for p in stale:
+        p.write_text("half written")
+    (out / "work_units" / ".merge-abc").mkdir()
+    (out / "work_units" / ".merge-abc" / "run_0_0.tsv").write_text("C\tx\n")
+    assert run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *model_args)[0] == 0
+    assert _leftovers(out) == []
+
+
+def test_resume_with_other_models_is_refused_in_one_short_line(tmp_path, run_cli, model_args, monkeypatch,
+                                                               tiny_models):
+    import shutil
+
+    out = tmp_path / "out"
+    _crashed_run(out, run_cli, model_args, monkeypatch)
+    other = tmp_path / ("classifier_with_a_long_directory_name_" * 4)
+    other.mkdir()
+    shutil.copy(tiny_models.classifier, other / "c.pth")
+    args = [a if a != tiny_models.classifier else other / "c.pth" for a in model_args]
+    code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *args)
+    line = _error_line(err)
+    assert code == 2 and "different models" in line and "--force" in line
+
+
+def test_cpu_resume_keeps_the_thread_count(tmp_path, run_cli, model_args, monkeypatch):
+    """CPU sums depend on the thread count: an automatic resume keeps the earlier count; a different explicit
+    --threads is refused rather than mixing scores of two summation orders."""
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr("virnucpro.cmd_predict.effective_threads", lambda n: n or 1)  # the first run had 1 core
+        _crashed_run(out, run_cli, model_args + ["--threads", "1"], monkeypatch)
+    code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, "--threads", "2",
+                           *model_args)
+    assert code == 2 and "cpu_threads: 1 then, 2 now" in _error_line(err)
+    monkeypatch.setattr("virnucpro.cmd_predict.effective_threads", lambda n: n or 2)  # now 2 cores, no --threads
+    code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *model_args)
+    assert code == 0 and "earlier run's 1 CPU threads" in err

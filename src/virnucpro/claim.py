@@ -47,7 +47,7 @@ def output_checksums(out: OutputPaths) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in out.results()}
 
 
-def claim(out: OutputPaths, info: dict, force: bool) -> None:
+def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> None:
     """Make `out` this run's directory (writes run_info.json with status 'running').
 
     Raises:
@@ -71,6 +71,8 @@ def claim(out: OutputPaths, info: dict, force: bool) -> None:
     elif any(p.exists() for p in (*out.results(), out.units)):
         raise ResumeError(f"{out.root} holds results but no readable run_info.json: pass --force to start over, or "
                           "use another -o/--output-dir")
+    elif resume:
+        log.warning("--resume: nothing to resume in %s, starting a new run", out.root)
     write_info(out.run_info, info)
 
 

@@ -24,7 +24,7 @@ from virnucpro.nucleotides import NucleotideCheck
 from virnucpro.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
 from virnucpro.prepare import PreparedBatch, count_batch, prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.run_info import new_info, write_info
+from virnucpro.run_info import new_info, read_info, write_info
 from virnucpro.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
 from virnucpro.seqio import ReadStats, read_batches
 from virnucpro.signals import stop_on_signals
@@ -69,7 +69,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     """
     clock = Clock()
     limit_heap_fragmentation()
-    cfg.threads = effective_threads(cfg.threads)
+    auto_threads, cfg.threads = cfg.threads == 0, effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     home = home_dir(cfg.model_dir)
@@ -78,6 +78,8 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
     with held_directory(out) as session, stop_on_signals():
         source = session.open_input(cfg.input)
+        if device == "cpu" and auto_threads:
+            cfg.threads = _threads_of_unfinished_run(out, cfg.threads)
         info = new_info(_resume_parameters(cfg, device, precision), models, source.describe(), device, precision)
         clock.lap("read_and_hash_input")
         if (done := already_complete(out, info, cfg.force)) is not None:
@@ -86,7 +88,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
             return done
         info["counts"] = _scan(source, cfg)  # validates the whole input before the output dir is claimed
         clock.lap("scan")
-        claim(out, info, cfg.force)
+        claim(out, info, cfg.force, cfg.resume)
         session.claimed = True
         with run_log(out.log, info):
             embedder, classifier = _load(paths, device, precision, cfg, clock) if preloaded is None else preloaded
@@ -232,14 +234,14 @@ def _finish(out: OutputPaths, input_path: str, cfg: PredictConfig, info: dict, p
         _check_rows(rows, info["counts"], plans)
     if cfg.keep_intermediate:
         _write_intermediate_fasta(input_path, cfg, out)
-    else:
-        shutil.rmtree(out.units, ignore_errors=True)
     info["counts"]["sequences_by_verdict"] = {v: rows.get(v, 0) for v in ("virus", "others", "no_frames")}
     info["outputs"] = output_checksums(out)
     clock.lap("assemble")
     info["seconds"] = clock.summary()
     info["status"] = "complete"
-    write_info(out.run_info, info)
+    write_info(out.run_info, info)  # complete before the units go: a kill in between loses no work
+    if not cfg.keep_intermediate:
+        shutil.rmtree(out.units, ignore_errors=True)
     _log_summary(out, info)
 
 
@@ -288,9 +290,22 @@ def _unit_frames(cfg: PredictConfig, device: str) -> int:
 
 
 def _resume_parameters(cfg: PredictConfig, device: str, precision: str) -> dict:
-    return {"chunk_size": cfg.chunk_size, "unit_frames": _unit_frames(cfg, device), "precision": precision,
-            "device_type": device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
-            "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
+    params = {"chunk_size": cfg.chunk_size, "unit_frames": _unit_frames(cfg, device), "precision": precision,
+              "device_type": device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
+              "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
+    if device == "cpu":  # CPU matmuls sum in a thread-count-dependent order: the last digit of a score can move
+        params["cpu_threads"] = cfg.threads
+    return params
+
+
+def _threads_of_unfinished_run(out: OutputPaths, threads: int) -> int:
+    """Without --threads, a resumed CPU run keeps the earlier run's thread count (so its scores stay identical)."""
+    old = read_info(out.run_info)
+    earlier = (old or {}).get("parameters", {}).get("cpu_threads")
+    if old is None or old.get("status") == "complete" or not isinstance(earlier, int) or earlier == threads:
+        return threads
+    log.info("resuming with the earlier run's %d CPU threads (scores stay identical to an uninterrupted run)", earlier)
+    return earlier
 
 
 def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:

@@ -59,6 +59,8 @@ _OS_FIXES = {
     errno.EPERM: ("operation not permitted", "choose a location you can write to, or fix its permissions"),
     errno.ENOTDIR: ("a part of the path is a file, not a directory", "choose another -o/--output-dir"),
     errno.EISDIR: ("is a directory", "give a file path"),
+    errno.ENOLCK: ("file locking is not available there", "put -o/--output-dir on a file system with locks (local "
+                   "disk or a lock-enabled NFS mount)"),
     errno.EIO: ("input/output error", "check the storage device, then rerun the same command"),
 }
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from conftest import GOLDEN, peak_rss_mib
 
@@ -28,6 +29,7 @@ def _kill_after_units(cmd, units_dir, n_units: int, timeout: float = 120) -> Non
     proc.wait()
 
 
+@pytest.mark.slow  # ~17 s; test_faults.py kills, damages and resumes in the default suite
 def test_killed_runs_resume_to_identical_outputs(tmp_path, model_args):
     ref, out = tmp_path / "ref", tmp_path / "out"
     subprocess.run(_cmd(ref, model_args), check=True)
@@ -49,6 +51,7 @@ def test_resume_with_other_parameters_is_refused(tmp_path, model_args):
     assert "different parameters" in proc.stderr and "chunk_size" in proc.stderr
 
 
+@pytest.mark.slow  # ~90 s on 2 cores: 55k reads through the tiny models on the CPU
 def test_peak_rss_flat_with_input_size(tmp_path, model_args):
     from virnucpro.synthetic import write_reads
 

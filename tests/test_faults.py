@@ -241,7 +241,7 @@ def _resume_in_process(src, out, model_args) -> None:
 
 def test_assembly_refuses_tables_that_miss_rows(tmp_path, run_cli, model_args, monkeypatch):
     """If a unit still lost rows after verification, the run is not marked complete."""
-    from virnucpro import workunits
+    from virnucpro.pipeline import workunits
 
     real = workunits.assemble
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from virnucpro.atomic import atomic_files, tmp_path
-from virnucpro.claim import already_complete, claim, output_checksums, remove_extra_units
+from virnucpro.pipeline.claim import already_complete, claim, output_checksums, remove_extra_units
 from virnucpro.cpus import effective_threads
 from virnucpro.engine import prefetch
 from virnucpro.errors import InputError, IntegrityError
@@ -21,17 +21,17 @@ from virnucpro.logs import run_log
 from virnucpro.memory import limit_heap_fragmentation
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
 from virnucpro.nucleotides import NucleotideCheck
-from virnucpro.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
+from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
 from virnucpro.prepare import PreparedBatch, count_batch, prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.run_info import new_info, read_info, write_info
-from virnucpro.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
+from virnucpro.pipeline.run_info import new_info, read_info, write_info
+from virnucpro.pipeline.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
 from virnucpro.seqio import ReadStats, read_batches
 from virnucpro.signals import stop_on_signals
 from virnucpro.spool import InputSource
 from virnucpro.stopwatch import Clock
-from virnucpro.workdir import check_output_dir, held_directory
-from virnucpro.workunits import UnitPlan, assemble, committed_units, group_units, unit_ok, unit_path, write_unit
+from virnucpro.pipeline.workdir import check_output_dir, held_directory
+from virnucpro.pipeline.workunits import UnitPlan, assemble, committed_units, group_units, unit_ok, unit_path, write_unit
 
 log = logging.getLogger("virnucpro")
 READ_BATCH = 4096  # records parsed and prepared at a time (bounds the prepare stage's memory)

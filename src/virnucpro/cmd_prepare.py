@@ -14,11 +14,11 @@ from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.cpus import effective_threads
 from virnucpro.errors import ResumeError
 from virnucpro.fasta_out import format_prepared
-from virnucpro.outputs import OutputPaths
+from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
 from virnucpro.seqio import ReadStats, RecordBatch, read_batches
-from virnucpro.workdir import check_output_dir
+from virnucpro.pipeline.workdir import check_output_dir
 
 log = logging.getLogger("virnucpro")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from virnucpro.errors import ResumeError
 from virnucpro.hashing import sha256_file
-from virnucpro.outputs import OutputPaths
-from virnucpro.run_info import check_resumable, read_info, same_run, write_info
-from virnucpro.workunits import committed_units
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
+from virnucpro.pipeline.workunits import committed_units
 
 log = logging.getLogger("virnucpro")
 

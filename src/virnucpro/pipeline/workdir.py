@@ -13,7 +13,7 @@ from typing import Iterator
 
 from virnucpro.dirlock import DirLock, lock_output_dir
 from virnucpro.errors import InputError
-from virnucpro.outputs import OutputPaths
+from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.spool import InputSource, open_input
 
 

@@ -152,7 +152,7 @@ def _crashed_run(out: Path, run_cli, model_args, monkeypatch) -> None:
         raise Stopped("SIGKILL", 137)
 
     with monkeypatch.context() as m:
-        m.setattr("virnucpro.cmd_predict._finish", die)
+        m.setattr("virnucpro.cmd_predict.finish", die)
         assert run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *model_args)[0] == 137
 
 
@@ -250,7 +250,7 @@ def test_assembly_refuses_tables_that_miss_rows(tmp_path, run_cli, model_args, m
         counts["prediction_rows"] -= 1
         return counts
 
-    monkeypatch.setattr("virnucpro.cmd_predict.assemble", lossy)
+    monkeypatch.setattr("virnucpro.pipeline.assemble.assemble", lossy)
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", tmp_path / "o", *model_args)
     assert code == 3 and "do not account for the input" in _error_line(err)
     assert json.loads((tmp_path / "o" / "run_info.json").read_text())["status"] == "running"

@@ -38,6 +38,9 @@ def test_predict_advances_the_bar_per_batch(tmp_path, run_cli, model_args, monke
         def skip(self, advance: float) -> None:
             updates.append(-advance)
 
+        def begin(self) -> None:
+            pass
+
     @contextlib.contextmanager
     def fake_bar(*_args, **_kwargs):
         yield Recorder()

@@ -122,19 +122,10 @@ def workload_frames(kind: str, n_frames: int, tmp: Path) -> tuple[list[str], lis
 
 def build_models(device: str):
     """Full-size ESM-2 3B and DNABERT-S with random weights built directly on the GPU (fp32 masters)."""
-    from virnucpro.models.dnabert import DNABERT_S, DnaBert
-    from virnucpro.models.esm2 import ESM2, PRESETS
-    from virnucpro.testing.factory import train_dna_tokenizer
+    from virnucpro.testing.factory import full_size_random_models
 
-    torch.manual_seed(0)
-    with torch.device(device):
-        esm = ESM2(PRESETS[ESM_PRESET]).eval()
-        dnabert = DnaBert(DNABERT_S).eval()
-    tmp = Path(tempfile.mkdtemp())
-    train_dna_tokenizer(4096, seed=0, corpus_size=3000).save(str(tmp / "tokenizer.json"))
-    from virnucpro.models.dna_tokenizer import DnaTokenizer
-
-    return esm, dnabert, DnaTokenizer(tmp / "tokenizer.json")
+    esm, dnabert, tokenizer, _classifier = full_size_random_models(device)
+    return esm, dnabert, tokenizer
 
 
 def time_encoder(embedder, which: str, tokens: list[list[int]], ids: list[str], budget: int) -> dict:

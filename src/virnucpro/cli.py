@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
@@ -25,13 +24,14 @@ def positive_int(text: str) -> int:
     return value
 
 
-DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
-
-
 def device_arg(text: str) -> str:
-    """--device: auto, cpu, cuda or cuda:N (checked before anything is written)."""
-    if not DEVICE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu, cuda or cuda:N")
+    """--device: auto, cpu, cuda, cuda:N or a comma-separated list (checked before anything is written)."""
+    from virnucpro.pipeline.devices import parse_devices
+
+    try:
+        parse_devices(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -95,8 +95,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
-    p.add_argument("--device", type=device_arg, default="auto", help="auto (a GPU if torch sees one, else the "
-                   "CPU), cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_arg, default="auto", help="auto (every GPU torch sees, i.e. "
+                   "CUDA_VISIBLE_DEVICES; else the CPU), cpu, cuda, cuda:N, or a comma-separated list: one worker per "
+                   "entry (cuda:0,cuda:1; cpu,cpu)")
+    p.add_argument("--worker-timeout", type=positive_int, default=600, help="seconds a busy device worker may stay "
+                   "silent before the run stops (a hung GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU")
     p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
@@ -124,7 +127,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
-        compile=args.compile)
+        compile=args.compile, worker_timeout=args.worker_timeout)
     cmd_predict.run(cfg)
     return 0
 

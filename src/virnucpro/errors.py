@@ -41,6 +41,15 @@ class IntegrityError(VirnucproError):
     exit_code = 3
 
 
+class WorkerError(VirnucproError):
+    """A device worker died, failed or stopped answering; committed units are kept (exit code 5 or the
+    worker's own code, e.g. 4 for a sequence that does not fit)."""
+
+    def __init__(self, message: str, exit_code: int = 5) -> None:
+        super().__init__(f"{message}: committed units are kept; rerun the same command to resume")
+        self.exit_code = exit_code if exit_code not in (0, 1) else 5
+
+
 class Stopped(VirnucproError):
     """SIGTERM/SIGINT arrived: the run stopped cleanly and can be resumed (exit code 128 + signal)."""
 

@@ -15,8 +15,8 @@ from virnucpro import __version__
 LOGGER = "virnucpro"
 
 
-def setup_logging(verbosity: int = 0, quiet: bool = False) -> logging.Logger:
-    """Configure stderr logging: -q errors only, default info, -v debug."""
+def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> logging.Logger:
+    """Configure stderr logging: -q errors only, default info, -v debug; `prefix` names a worker process."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
     for h in list(log.handlers):
@@ -25,10 +25,18 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> logging.Logger:
     h = logging.StreamHandler()
     h._virnucpro_stderr = True  # type: ignore[attr-defined]
     h.setLevel(logging.ERROR if quiet else logging.DEBUG if verbosity > 0 else logging.INFO)
-    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    h.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s", "%H:%M:%S"))
     log.addHandler(h)
     log.propagate = False
     return log
+
+
+def stderr_level() -> int:
+    """The level of the stderr handler (what worker processes should print), INFO if none is set up."""
+    for h in logging.getLogger(LOGGER).handlers:
+        if getattr(h, "_virnucpro_stderr", False):
+            return h.level
+    return logging.INFO
 
 
 class _QuietFileHandler(logging.FileHandler):

@@ -16,6 +16,9 @@ class NullProgress:
     def skip(self, advance: float) -> None:
         pass
 
+    def begin(self) -> None:
+        pass
+
 
 class _RichProgress:
     def __init__(self, progress, task) -> None:
@@ -30,11 +33,16 @@ class _RichProgress:
         self._skipped += advance
         self._p.update(self._t, advance=advance, skipped=self._skipped)
 
+    def begin(self) -> None:
+        """The computing starts now (models loaded): the rate and the ETA count from here."""
+        self._p.update(self._t, rate_from=self._p.get_time())
+
 
 def _done_and_rate(task) -> tuple[float, float | None]:
     """(work done in this run, its rate per second), from the first update on (rich's own speed needs two)."""
     done = task.completed - task.fields.get("skipped", 0.0)
-    elapsed = task.elapsed or 0.0
+    start = task.fields.get("rate_from")
+    elapsed = (task.get_time() - start) if start is not None else (task.elapsed or 0.0)
     return done, (done / elapsed if done > 0 and elapsed > 0 else None)
 
 

@@ -219,3 +219,27 @@ def write_tiny_models(root: Path, seed: int = 0, esm_cfg: ESM2Config = TINY_ESM,
     dna = write_dnabert(root / "dnabert", dnabert_cfg, seed)
     clf = write_legacy_classifier(root / "classifier.pth", dnabert_cfg.hidden_size + esm_cfg.embed_dim, seed)
     return TinyModels(esm, dna, clf)
+
+
+def full_size_random_models(device: str):
+    """(ESM-2 3B, DNABERT-S, tokenizer, classifier) with seeded random weights, built on `device`.
+
+    Speed does not depend on weight values: the benchmark and its worker processes use these, and
+    every process that calls this gets the same weights.
+    """
+    import tempfile
+
+    from virnucpro.models.classifier import MLPClassifier
+    from virnucpro.models.dna_tokenizer import DnaTokenizer
+    from virnucpro.models.dnabert import DNABERT_S
+    from virnucpro.models.esm2 import PRESETS
+
+    torch.manual_seed(0)
+    with torch.device(device):
+        esm = ESM2(PRESETS["esm2_t36_3B_UR50D"]).eval()
+        dnabert = DnaBert(DNABERT_S).eval()
+    torch.manual_seed(1)
+    classifier = MLPClassifier(DNABERT_S.hidden_size + esm.cfg.embed_dim).eval()
+    tmp = Path(tempfile.mkdtemp())
+    train_dna_tokenizer(4096, seed=0, corpus_size=3000).save(str(tmp / "tokenizer.json"))
+    return esm, dnabert, DnaTokenizer(tmp / "tokenizer.json"), classifier

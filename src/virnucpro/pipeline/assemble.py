@@ -1,0 +1,68 @@
+"""The last stage: verify every unit, assemble the three tables atomically, check that they account for
+the whole input, and mark the run complete (with the tables' checksums)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from typing import Callable
+
+from virnucpro.atomic import atomic_files
+from virnucpro.errors import IntegrityError
+from virnucpro.pipeline.claim import output_checksums, remove_extra_units
+from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
+from virnucpro.pipeline.run_info import write_info
+from virnucpro.pipeline.workunits import UnitPlan, assemble, unit_ok, unit_path
+from virnucpro.stopwatch import Clock
+
+log = logging.getLogger("virnucpro")
+VERDICTS = ("virus", "others", "no_frames")
+
+
+def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, keep_intermediate: bool,
+           write_intermediate: Callable[[], None]) -> None:
+    """Verify, assemble, check, mark complete; then drop the units (unless kept).
+
+    Raises:
+        IntegrityError: a unit changed during the run, or the tables miss or add rows.
+    """
+    units = [unit_path(out.units, p.index) for p in plans]
+    damaged = [p.index for p, f in zip(plans, units) if not unit_ok(f, p)]
+    if damaged:
+        raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command (damaged "
+                             "units are recomputed)")
+    remove_extra_units(out.units, len(plans))
+    with atomic_files(out.results()) as (pred, high, seqs):
+        pred.write(PREDICTION_HEADER)
+        high.write(HIGHEST_HEADER)
+        seqs.write(SEQUENCES_HEADER)
+        rows = assemble(units, pred, high, seqs)
+        check_rows(rows, info["counts"], plans)
+    if keep_intermediate:
+        write_intermediate()
+    info["counts"]["sequences_by_verdict"] = {v: rows.get(v, 0) for v in VERDICTS}
+    info["outputs"] = output_checksums(out)
+    clock.lap("assemble")
+    info["seconds"] = clock.summary()
+    info["status"] = "complete"
+    write_info(out.run_info, info)  # complete before the units go: a kill in between loses no work
+    if not keep_intermediate:
+        shutil.rmtree(out.units, ignore_errors=True)
+    _log_summary(out, info)
+
+
+def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:
+    """One prediction row per kept frame, one consensus row per chunk with frames, one row per record."""
+    want = {"prediction_rows": counts["frames"], "consensus_rows": sum(p.chunks_with_frames for p in plans),
+            "sequence_rows": counts["records"] - counts["empty_records_skipped"]}
+    got = {k: rows[k] for k in want}
+    if got != want or sum(p.frames for p in plans) != counts["frames"]:
+        raise IntegrityError(f"the assembled tables do not account for the input (rows {got}, expected {want}): the "
+                             "input changed during the run? rerun with --force")
+
+
+def _log_summary(out: OutputPaths, info: dict) -> None:
+    c, v = info["counts"], info["counts"]["sequences_by_verdict"]
+    log.info("done in %.1f s: %d records, %d chunks, %d frames; sequences called virus %d, others %d, no frames %d; "
+             "per-sequence calls in %s", info["seconds"]["total"], c["records"], c["chunks"], c["frames"], v["virus"],
+             v["others"], v["no_frames"], out.sequences)

@@ -1,0 +1,52 @@
+"""Which devices a run uses: `--device auto|cpu|cuda|cuda:N` or a comma-separated list of them.
+
+`auto` is every GPU torch sees (so CUDA_VISIBLE_DEVICES, as SLURM sets it, decides), else the CPU.
+One worker runs per entry; an entry may repeat (two workers sharing a GPU, or `cpu,cpu`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from virnucpro.errors import InputError
+
+ENTRY = re.compile(r"^(cpu|cuda|cuda:\d+)$")
+
+
+def parse_devices(text: str) -> list[str]:
+    """The entries of a --device value, checked for form only (no torch import).
+
+    Raises:
+        ValueError: naming the bad entry (argparse turns it into a usage error).
+    """
+    if text == "auto":
+        return ["auto"]
+    entries = [e.strip() for e in text.split(",")]
+    for e in entries:
+        if not ENTRY.match(e):
+            raise ValueError(f"{e!r} is not a device: use auto, cpu, cuda, cuda:N or a comma-separated list")
+    kinds = {e.split(":")[0] for e in entries}
+    if len(kinds) > 1:
+        raise ValueError("a list mixes CPU and GPU devices, whose precision differs: list devices of one kind")
+    return entries
+
+
+def resolve_devices(entries: list[str]) -> list[str]:
+    """Concrete devices: `auto` expanded, `cuda` = cuda:0, indices checked against what torch sees.
+
+    Raises:
+        InputError: a GPU was asked for that torch does not see.
+    """
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if entries == ["auto"]:
+        return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+    out = ["cuda:0" if e == "cuda" else e for e in entries]
+    for e in out:
+        if e.startswith("cuda") and int(e.split(":")[1]) >= n:
+            raise InputError(f"--device {e} asked for a GPU but torch sees {n}: use --device cpu or an index below "
+                             f"{n} (CUDA_VISIBLE_DEVICES renumbers the visible GPUs from 0)" if n else
+                             f"--device {e} asked for a GPU but torch sees none: use --device cpu, or install a CUDA "
+                             "build of torch")
+    return out

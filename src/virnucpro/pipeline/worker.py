@@ -1,0 +1,187 @@
+"""One device's share of a predict run: load the models, then embed, classify and commit work units.
+
+The same `UnitRunner` serves the one-device run (in the main process) and each worker process of
+a multi-device run (`serve`): a unit's result never depends on which worker computed it, because
+a unit is always embedded with the same batch composition.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from virnucpro.atomic import tmp_path
+from virnucpro.engine import prefetch
+from virnucpro.errors import ModelError
+from virnucpro.model_store import ModelPaths
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
+from virnucpro.pipeline.workunits import UnitPlan, unit_path, write_unit
+from virnucpro.prepare import PreparedBatch
+from virnucpro.stopwatch import Clock
+
+log = logging.getLogger("virnucpro")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker needs (picklable: it crosses into worker processes)."""
+
+    device: str
+    precision: str
+    out_dir: Path
+    models: ModelPaths | None  # None: the benchmark's random full-size models
+    threads: int = 1  # torch CPU threads (CPU devices)
+    attention: str = "auto"
+    compile: str = "auto"
+    esm_batch_tokens: int = 0
+    dnabert_batch_tokens: int = 0
+    keep_intermediate: bool = False
+
+
+@dataclass
+class UnitCallbacks:
+    """How a runner reports: after each ESM-2 batch (frames) and after each committed unit."""
+
+    batch: Callable[[int], None] = lambda n: None
+    unit: Callable[[UnitPlan, float], None] = lambda plan, seconds: None
+
+
+def load_models(cfg: WorkerConfig):
+    """(Embedder, classifier) on cfg.device.
+
+    Raises:
+        ModelError: a model does not load, or the classifier does not fit the encoders.
+    """
+    import torch
+
+    from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+
+    if cfg.device == "cpu":
+        torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[cfg.precision]
+    dnabert, tokenizer, esm, classifier = _models(cfg)
+    esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
+    compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
+    ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
+                        esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
+                        dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens)
+    embedder = Embedder(dnabert, tokenizer, esm, ecfg)
+    if classifier.hidden_layer.in_features != embedder.feature_dim:
+        raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "
+                         f"{embedder.feature_dim}: use the classifier trained for these models")
+    return embedder, classifier
+
+
+def _models(cfg: WorkerConfig):
+    """(dnabert, tokenizer, esm, classifier) from the files, or random full-size ones for the benchmark."""
+    if cfg.models is None:
+        from virnucpro.testing.factory import full_size_random_models
+
+        esm, dnabert, tokenizer, classifier = full_size_random_models(cfg.device)  # seeded: same in every worker
+        return dnabert, tokenizer, esm, classifier
+    from virnucpro.models.classifier import load_classifier
+    from virnucpro.models.loaders import load_dnabert, load_esm
+
+    dnabert, tokenizer = load_dnabert(cfg.models.dnabert)
+    return dnabert, tokenizer, load_esm(cfg.models.esm), load_classifier(cfg.models.classifier)
+
+
+class UnitRunner:
+    """Embeds, classifies and commits units on one device, the next unit queued while one finishes."""
+
+    def __init__(self, embedder, classifier, cfg: WorkerConfig, report: UnitCallbacks, clock: Clock | None = None):
+        self.embedder, self.classifier, self.cfg, self.report = embedder, classifier, cfg, report
+        self.clock = clock or Clock()
+        self.out = OutputPaths(Path(cfg.out_dir))
+
+    def run(self, units: Iterable[tuple[UnitPlan, PreparedBatch]], lookahead: int = 2) -> None:
+        """Compute every (plan, unit); tokenising runs `lookahead` units ahead in a thread."""
+        tokenized = ((plan, u, self.embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins)) for plan, u in units)
+        pending = None  # unit whose device work is queued but not yet collected
+        for plan, unit, tok in self.clock.timed_iter(prefetch(tokenized, lookahead), "wait_for_input"):
+            with self.clock.timing("embed"):
+                feats = self.embedder.features_on_device(tok, self.report.batch) if unit.frame_ids else None
+            if pending is not None:  # finish the previous unit while this one runs on the device
+                self._finish(*pending)
+            pending = (plan, unit, feats, time.perf_counter())
+        if pending is not None:
+            self._finish(*pending)
+
+    def _finish(self, plan: UnitPlan, u: PreparedBatch, feats, t0: float) -> None:
+        """Collect a unit's features, classify, and commit it."""
+        import torch
+
+        with self.clock.timing("embed"):  # .cpu() waits for the device
+            feats = feats.cpu() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
+        with self.clock.timing("classify_and_commit"):
+            scores = classify(self.classifier, feats)
+            calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
+            if self.cfg.keep_intermediate:
+                save_embeddings(self.out, plan.index, u.frame_ids, feats, self.embedder.dnabert.cfg.hidden_size)
+            write_unit(unit_path(self.out.units, plan.index), plan, prediction_rows(u.frame_ids, scores),
+                       consensus_rows(u.frame_ids, u.frame_chunk, calls),
+                       sequence_rows(u.ids, u.lengths, u.chunk_record, calls, u.frame_chunk, scores))
+        self.report.unit(plan, time.perf_counter() - t0)
+
+
+def save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: int) -> None:
+    """`--keep-intermediate`: a unit's per-frame embeddings as safetensors, written atomically."""
+    from safetensors.torch import save_file
+
+    out.embeddings.mkdir(parents=True, exist_ok=True)
+    target = embeddings_path(out, k)
+    tmp = tmp_path(target)
+    try:
+        save_file({"dnabert_s": feats[:, :dna_dim].contiguous(), "esm2": feats[:, dna_dim:].contiguous()}, str(tmp),
+                  metadata={"ids": json.dumps(ids)})
+        tmp.replace(target)
+    except Exception as exc:  # safetensors reports a full disk as its own error type: make it an OSError
+        if isinstance(exc, OSError):
+            raise
+        code = re.search(r"os error (\d+)", str(exc))
+        num = int(code.group(1)) if code else errno.EIO
+        raise OSError(num, os.strerror(num), str(target)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def embeddings_path(out: OutputPaths, k: int) -> Path:
+    return out.embeddings / f"unit_{k:07d}.safetensors"
+
+
+def embeddings_ok(out: OutputPaths, plan: UnitPlan) -> bool:
+    """A unit's kept embeddings file is readable and holds one row per frame."""
+    from safetensors import safe_open
+
+    if plan.frames == 0:
+        return True
+    try:
+        with safe_open(str(embeddings_path(out, plan.index)), "pt") as st:
+            return len(json.loads(st.metadata()["ids"])) == plan.frames == st.get_slice("esm2").get_shape()[0]
+    except Exception:  # capability probe on a possibly damaged file: any failure means recompute
+        return False
+
+
+def queued_units(tasks, poll: float = 1.0) -> Iterator[tuple[UnitPlan, PreparedBatch]]:
+    """Units from the coordinator's queue until its end marker; stops if the coordinator is gone."""
+    import queue
+
+    parent = os.getppid()
+    while True:
+        try:
+            item = tasks.get(timeout=poll)
+        except queue.Empty:
+            if os.getppid() != parent:  # the coordinator died (SIGKILL): nobody will collect our work
+                return
+            continue
+        if item is None:
+            return
+        yield item

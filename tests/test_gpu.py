@@ -59,3 +59,18 @@ def test_engine_fp16_matches_fp32_cpu(tmp_path, compile_blocks):
         outs.append(e.features(e.tokenize(ids, nucs, prots)))
     cos = torch.nn.functional.cosine_similarity(outs[0], outs[1], dim=1)
     assert cos.min() > 0.999, cos.min()
+
+
+def test_two_workers_on_one_gpu_same_bytes_as_one(tmp_path, tiny_models):
+    """Two worker processes sharing the GPU compute the same tables as one worker."""
+    from conftest import GOLDEN
+    from virnucpro.cli import main
+
+    args = ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier", tiny_models.classifier,
+            "--offline", "-q", "--unit-frames", "64"]
+    outs = []
+    for devices in ("cuda:0", "cuda:0,cuda:0"):
+        outs.append(tmp_path / devices.replace(":", "_").replace(",", "-"))
+        assert main([str(a) for a in ["predict", GOLDEN / "input.fa", "-o", outs[-1], "--device", devices, *args]]) == 0
+    for name in ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

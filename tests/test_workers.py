@@ -217,3 +217,11 @@ def test_gpu_asked_for_without_one(tmp_path, run_cli, model_args):
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", tmp_path / "o", "--device", "cuda:0,cuda:1",
                            *model_args)
     assert code == 2 and "torch sees none" in _error_line(err) and not (tmp_path / "o").exists()
+
+
+def test_scaling_benchmark_on_cpu_workers(tmp_path, monkeypatch):
+    """The --devices benchmark's bookkeeping (the models are stand-ins: random full-size ones need a GPU)."""
+    from virnucpro import benchmark_scaling
+
+    assert benchmark_scaling.device_counts(1) == [1] and benchmark_scaling.device_counts(8) == [1, 2, 4, 8]
+    assert benchmark_scaling.device_counts(3) == [1, 2, 3]

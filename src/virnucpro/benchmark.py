@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import logging
 import resource
 import subprocess
@@ -342,6 +343,9 @@ def print_table(r: dict) -> None:
 
 
 def _commit() -> str:
+    """The commit measured: $VIRNUCPRO_COMMIT (set where the tree travels without .git), else git's."""
+    if os.environ.get("VIRNUCPRO_COMMIT"):
+        return os.environ["VIRNUCPRO_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:

@@ -165,6 +165,9 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--e2e-reads", type=int, default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
     p.add_argument("--batch-tokens", type=int, default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
     p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
+    p.add_argument("--devices", type=device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
+                   "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
+    p.add_argument("--reads-per-device", type=positive_int, default=200_000, help="W150 reads per device for --devices")
     p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"))
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -177,6 +180,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     from virnucpro import benchmark
     from virnucpro.errors import InputError
 
+    if args.devices is not None:
+        return _run_scaling(args)
     if not torch.cuda.is_available():
         raise InputError("the benchmark needs a CUDA GPU and torch sees none: run it on a GPU node")
     bt = args.batch_tokens
@@ -191,6 +196,16 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"virnucpro: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _run_scaling(args: argparse.Namespace) -> int:
+    from virnucpro.benchmark import _commit
+    from virnucpro.benchmark_scaling import run_scaling
+    from virnucpro.pipeline.devices import parse_devices, resolve_devices
+
+    devices = resolve_devices(parse_devices(args.devices))
+    run_scaling(devices, args.reads_per_device, args.out, _commit(), " ".join(sys.argv))
+    return 0
 
 
 def create_parser() -> argparse.ArgumentParser:

@@ -60,7 +60,7 @@ def _step(devices: list[str], n_reads: int, tmp: Path) -> dict:
     frames = info["counts"]["frames"]
     return {"workers": len(devices), "devices": devices, "reads": n_reads, "frames": frames, "seconds": round(sec, 2),
             "frames_per_s": round(frames / sec, 1),
-            "steady_frames_per_s": round(sum(d["frames_per_s"] for d in info["devices"]), 1),
+            "steady_frames_per_s": round(sum(d["steady_frames_per_s"] or 0 for d in info["devices"]), 1),
             "minutes_per_million_reads": round(sec / n_reads * 1e6 / 60, 2),
             "coordinator_cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
             "coordinator_peak_rss_mib": round(after.ru_maxrss / 1024),

@@ -39,11 +39,23 @@ class DeviceStats:
     frames: int = 0
     busy_seconds: float = 0.0
     load_seconds: float = 0.0
+    commits: list[tuple[float, int]] = field(default_factory=list)  # (time, frames) per committed unit
+
+    def committed(self, frames: int) -> None:
+        self.units, self.frames = self.units + 1, self.frames + frames
+        self.commits.append((time.monotonic(), frames))
+
+    def steady_rate(self) -> float | None:
+        """Frames/s from the first commit to the last (warm-up and compilation excluded)."""
+        if len(self.commits) < 2 or self.commits[-1][0] <= self.commits[0][0]:
+            return None
+        return sum(f for _, f in self.commits[1:]) / (self.commits[-1][0] - self.commits[0][0])
 
     def summary(self) -> dict:
-        rate = self.frames / self.busy_seconds if self.busy_seconds > 0 else 0.0
+        rate, steady = (self.frames / self.busy_seconds if self.busy_seconds > 0 else 0.0), self.steady_rate()
         return {"device": self.device, "units": self.units, "frames": self.frames,
                 "seconds": round(self.busy_seconds, 3), "frames_per_s": round(rate, 1),
+                "steady_frames_per_s": None if steady is None else round(steady, 1),
                 "load_models_seconds": round(self.load_seconds, 3)}
 
 
@@ -78,7 +90,7 @@ def _in_process(units, cfg: WorkerConfig, bar, clock: Clock, preloaded) -> Devic
     bar.begin()
 
     def unit_done(plan: UnitPlan, _seconds: float) -> None:
-        stats.units, stats.frames = stats.units + 1, stats.frames + plan.frames
+        stats.committed(plan.frames)
 
     t0 = time.perf_counter()
     UnitRunner(embedder, classifier, cfg, UnitCallbacks(bar.update, unit_done), clock).run(units)
@@ -153,7 +165,7 @@ class _Coordinator:
         if kind == "batch":
             self.bar.update(rest[0])
         elif kind == "unit":
-            w.stats.units, w.stats.frames = w.stats.units + 1, w.stats.frames + rest[0]
+            w.stats.committed(rest[0])
         elif kind == "ready":
             if not any(x.ready for x in self.workers):
                 self.bar.begin()

@@ -67,7 +67,23 @@ def tiny_models(tmp_path_factory):
     return write_tiny_models(tmp_path_factory.mktemp("tiny_models"))
 
 
-@pytest.fixture
-def model_args(tiny_models):
+@pytest.fixture(scope="session")
+def tiny_model_args(tiny_models) -> list:
+    """The predict arguments that select the tiny models, offline."""
     return ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier",
             tiny_models.classifier, "--offline"]
+
+
+@pytest.fixture
+def model_args(tiny_model_args):
+    return list(tiny_model_args)
+
+
+@pytest.fixture(scope="session")
+def reads_3k(tmp_path_factory) -> Path:
+    """3,000 synthetic 150-nt reads (the kill, pipe and worker tests' input)."""
+    from virnucpro.synthetic import write_reads
+
+    path = tmp_path_factory.mktemp("reads") / "r3k.fa"
+    write_reads(path, 3000, seed=7)
+    return path

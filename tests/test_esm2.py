@@ -61,7 +61,11 @@ def test_equals_transformers_esm_model(esm_hf):
     transformers = pytest.importorskip("transformers")
     ref = transformers.EsmModel.from_pretrained(str(esm_hf), add_pooling_layer=False).eval()
     seqs = [s for s in proteins(1) if "<" not in s]
-    model = load_esm(esm_hf)
+    _assert_equals_transformers(load_esm(esm_hf), ref, seqs)
+
+
+def _assert_equals_transformers(model, ref, seqs) -> None:
+    """Our pooled embeddings == transformers' last hidden state averaged over the residues, per sequence."""
     got = ours(model, seqs)
     for i, s in enumerate(seqs):
         ids = torch.tensor([encode_protein(s)])
@@ -118,13 +122,7 @@ def test_transformers_5_checkpoint_loads(tmp_path):
     _check_renamed_checkpoint(tmp_path)
     model = load_esm(tmp_path)
     assert model.cfg.ffn_dim == 96
-    seqs = [s for s in proteins(2) if "<" not in s]
-    got = ours(model, seqs)
-    for i, s in enumerate(seqs):
-        ids = torch.tensor([encode_protein(s)])
-        with torch.no_grad():
-            h = ref(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
-        assert (got[i] - h[1:len(s) + 1].mean(0)).abs().max() <= 1e-5
+    _assert_equals_transformers(model, ref, [s for s in proteins(2) if "<" not in s])
 
 
 def _check_renamed_checkpoint(path) -> None:

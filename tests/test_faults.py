@@ -45,22 +45,15 @@ def _leftovers(root: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reads(tmp_path_factory):
-    from virnucpro.synthetic import write_reads
-
-    path = tmp_path_factory.mktemp("reads") / "r3k.fa"
-    write_reads(path, 3000, seed=7)
-    return path
+def reads(reads_3k):
+    return reads_3k
 
 
 @pytest.fixture(scope="module")
-def reference(reads, tiny_models, tmp_path_factory):
-    from virnucpro.cli import main
-
+def reference(reads, tiny_model_args, tmp_path_factory):
+    """predict on the reads, uninterrupted, in this process."""
     out = tmp_path_factory.mktemp("ref") / "out"
-    args = ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier",
-            tiny_models.classifier, "--offline", "-q"]
-    assert main([str(a) for a in ["predict", reads, "-o", out, "--unit-frames", UNIT_FRAMES, *args]]) == 0
+    _resume_in_process(reads, out, tiny_model_args)
     return out
 
 
@@ -78,14 +71,10 @@ def _units(out: Path) -> int:
 # ---- pipes ----
 
 @pytest.fixture(scope="module")
-def golden_reference(tiny_models, tmp_path_factory):
+def golden_reference(tiny_model_args, tmp_path_factory):
     """predict on the golden input, uninterrupted (the outputs every faulty run must reproduce)."""
-    from virnucpro.cli import main
-
     out = tmp_path_factory.mktemp("golden_ref") / "out"
-    args = ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier",
-            tiny_models.classifier, "--offline", "-q"]
-    assert main([str(a) for a in ["predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *args]]) == 0
+    _resume_in_process(GOLDEN / "input.fa", out, tiny_model_args)
     return out
 
 

@@ -89,23 +89,17 @@ def _no_orphans(pids) -> None:
 
 
 @pytest.fixture(scope="module")
-def reads(tmp_path_factory):
-    from virnucpro.synthetic import write_reads
-
-    path = tmp_path_factory.mktemp("reads") / "r3k.fa"
-    write_reads(path, 3000, seed=3)
-    return path
+def reads(reads_3k):
+    return reads_3k
 
 
 @pytest.fixture(scope="module")
-def one_worker(reads, tiny_models, tmp_path_factory):
+def one_worker(reads, tiny_model_args, tmp_path_factory):
     """The one-device run every multi-worker run must reproduce byte for byte."""
     from virnucpro.cli import main
 
     out = tmp_path_factory.mktemp("one") / "out"
-    args = ["--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir, "--classifier",
-            tiny_models.classifier, "--offline", "-q"]
-    assert main([str(a) for a in _cmd(reads, out, args, "cpu")[3:]]) == 0
+    assert main([str(a) for a in _cmd(reads, out, tiny_model_args, "cpu", "-q")[3:]]) == 0
     return out
 
 

@@ -1,4 +1,4 @@
-"""Command-line interface: `virnucpro prepare | predict | download | benchmark`."""
+"""Command-line interface: `virnucpro prepare | predict | merge | workflow | download | benchmark`."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def device_arg(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def shard_arg(text: str) -> str:
+    """--shard I/N with 1 <= I <= N."""
+    from virnucpro.pipeline.shards import ShardSpec
+
+    try:
+        return ShardSpec.parse(text).describe()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def threads_arg(text: str) -> int:
@@ -98,6 +108,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--device", type=device_arg, default="auto", help="auto (every GPU torch sees, i.e. "
                    "CUDA_VISIBLE_DEVICES; else the CPU), cpu, cuda, cuda:N, or a comma-separated list: one worker per "
                    "entry (cuda:0,cuda:1; cpu,cpu)")
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N", help="compute only shard I of N of the "
+                   "run's work units (one cluster job each); `virnucpro merge` joins the shard directories")
     p.add_argument("--worker-timeout", type=positive_int, default=600, help="seconds a busy device worker may stay "
                    "silent before the run stops (a hung GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
@@ -127,8 +139,45 @@ def _run_predict(args: argparse.Namespace) -> int:
         model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
-        compile=args.compile, worker_timeout=args.worker_timeout)
+        compile=args.compile, worker_timeout=args.worker_timeout, shard=args.shard)
     cmd_predict.run(cfg)
+    return 0
+
+
+def _add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="join the shard directories of one `predict --shard I/N` run",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Check that the shards belong to one run and hold every work unit exactly once, "
+                                   "then write the same outputs as one predict run, byte for byte.")
+    p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
+    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    p.set_defaults(func=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_merge
+
+    cmd_merge.run(cmd_merge.MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force))
+    return 0
+
+
+def _add_workflow(sub) -> None:
+    p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("directory", type=Path, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
+    p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    p.set_defaults(func=_run_workflow)
+
+
+def _run_workflow(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_workflow
+
+    cmd_workflow.run(cmd_workflow.WorkflowConfig(directory=args.directory, force=args.force))
     return 0
 
 
@@ -139,6 +188,8 @@ def _add_download(sub) -> None:
                    help="which published classifiers to fetch")
     p.add_argument("--dnabert", default=DEFAULTS["dnabert"])
     p.add_argument("--esm", default=DEFAULTS["esm"])
+    p.add_argument("--classifier", default=None, help="a local classifier to check instead of fetching the published "
+                   "one")
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -151,8 +202,8 @@ def _run_download(args: argparse.Namespace) -> int:
 
     home = home_dir(args.model_dir)
     for cs in args.chunk_size:
-        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm), cs, home, offline=False,
-                            in_download_command=True)
+        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
+                            offline=False, in_download_command=True)
         print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
     return 0
 
@@ -215,6 +266,8 @@ def create_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_prepare(sub)
     _add_predict(sub)
+    _add_merge(sub)
+    _add_workflow(sub)
     _add_download(sub)
     _add_benchmark(sub)
     return parser

@@ -14,12 +14,14 @@ from virnucpro.logs import run_log
 from virnucpro.memory import limit_heap_fragmentation
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
 from virnucpro.nucleotides import NucleotideCheck
-from virnucpro.pipeline.assemble import finish
+from virnucpro.errors import InputError
+from virnucpro.pipeline.assemble import finish, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
 from virnucpro.pipeline.devices import parse_devices, resolve_devices
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import new_info, read_info
+from virnucpro.pipeline.shards import ShardSpec
 from virnucpro.pipeline.worker import WorkerConfig, embeddings_ok
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, committed_units, group_units, unit_ok, unit_path
@@ -57,6 +59,7 @@ class PredictConfig:
     compile: str = "auto"  # auto (on for CUDA) | on | off
     progress: bool = True
     worker_timeout: float = 600.0  # seconds a busy worker may stay silent before the run stops
+    shard: str | None = None  # "I/N": compute only shard I of N of the unit plan (merged by `virnucpro merge`)
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -66,6 +69,9 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     `preloaded="random"` has every worker build the benchmark's random full-size models.
     """
     clock = Clock()
+    shard = ShardSpec.parse(cfg.shard) if cfg.shard else None
+    if shard is not None and cfg.keep_intermediate:
+        raise InputError("--keep-intermediate is not available with --shard: run without --shard to keep them")
     limit_heap_fragmentation()
     auto_threads, cfg.threads = cfg.threads == 0, effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
@@ -93,12 +99,16 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:
             plans: list[UnitPlan] = []
-            todo = _units_to_compute(source.path, cfg, out, plans, bar)
+            todo = _units_to_compute(source.path, cfg, out, plans, bar, shard)
             single = preloaded if preloaded not in (None, "random") else None
             per_device = compute(todo, workers, bar, clock, cfg.worker_timeout, single)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
-            finish(out, info, plans, clock, cfg.keep_intermediate, lambda: _write_intermediate_fasta(source.path, cfg, out))
+            if shard is not None:
+                finish_shard(out, info, plans, clock, shard)
+            else:
+                finish(out, info, plans, clock, cfg.keep_intermediate,
+                       lambda: _write_intermediate_fasta(source.path, cfg, out))
     return info
 
 
@@ -124,8 +134,10 @@ def _scan(source: InputSource, cfg: PredictConfig) -> dict:
             "chunks": chunks, "frames": frames}
 
 
-def _units_to_compute(input_path: str, cfg: PredictConfig, out: OutputPaths, plans: list[UnitPlan], bar):
-    """The unit plan (appended to `plans`) and the (plan, unit) pairs without a verified committed file."""
+def _units_to_compute(input_path: str, cfg: PredictConfig, out: OutputPaths, plans: list[UnitPlan], bar,
+                      shard: ShardSpec | None):
+    """The unit plan (appended to `plans`) and the (plan, unit) pairs to compute: this shard's (or all), without
+    a verified committed file."""
     out.units.mkdir(parents=True, exist_ok=True)
     committed = committed_units(out.units)
     if committed:
@@ -133,7 +145,7 @@ def _units_to_compute(input_path: str, cfg: PredictConfig, out: OutputPaths, pla
     for k, u in enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames)):
         plan = UnitPlan.of(k, u)
         plans.append(plan)
-        if k in committed and _still_good(out, plan, cfg.keep_intermediate):
+        if shard is not None and not shard.owns(k) or k in committed and _still_good(out, plan, cfg.keep_intermediate):
             bar.skip(plan.frames)
             continue
         yield plan, u
@@ -181,6 +193,8 @@ def _resume_parameters(cfg: PredictConfig, worker: WorkerConfig, precision: str)
               "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
     if worker.device == "cpu":  # CPU matmuls sum in a thread-count-dependent order: a score's last digit can move
         params["cpu_threads"] = worker.threads
+    if cfg.shard:
+        params["shard"] = cfg.shard
     return params
 
 

@@ -12,6 +12,7 @@ from virnucpro.errors import IntegrityError
 from virnucpro.pipeline.claim import output_checksums, remove_extra_units
 from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
 from virnucpro.pipeline.run_info import write_info
+from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, unit_ok, unit_path
 from virnucpro.stopwatch import Clock
 
@@ -49,6 +50,28 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
     if not keep_intermediate:
         shutil.rmtree(out.units, ignore_errors=True)
     _log_summary(out, info)
+
+
+def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, shard) -> None:
+    """A shard keeps its verified units and the whole plan for `virnucpro merge`; it writes no tables.
+
+    Raises:
+        IntegrityError: one of this shard's units changed during the run.
+    """
+    mine = [p for p in plans if shard.owns(p.index)]
+    damaged = [p.index for p in mine if not unit_ok(unit_path(out.units, p.index), p)]
+    if damaged:
+        raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command")
+    remove_extra_units(out.units, len(plans))
+    info["shard"] = {"index": shard.index, "count": shard.count, "units": [p.index for p in mine]}
+    info["plan"] = plan_to_json(plans)
+    info["counts"]["shard_frames"] = sum(p.frames for p in mine)
+    clock.lap("assemble")
+    info["seconds"] = clock.summary()
+    info["status"] = "complete"
+    write_info(out.run_info, info)
+    log.info("shard %s done: %d of %d units, %d frames; merge all %d shard directories with `virnucpro merge`",
+             shard.describe(), len(mine), len(plans), info["counts"]["shard_frames"], shard.count)
 
 
 def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:

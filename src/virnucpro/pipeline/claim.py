@@ -17,7 +17,7 @@ from virnucpro.errors import ResumeError
 from virnucpro.hashing import sha256_file
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
-from virnucpro.pipeline.workunits import committed_units
+from virnucpro.pipeline.workunits import committed_units, unit_ok, unit_path
 
 log = logging.getLogger("virnucpro")
 
@@ -35,7 +35,13 @@ def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
 
 
 def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
-    """Name of the first result table that is missing or differs from its recorded sha256, else None."""
+    """Name of the first result table (a shard: work unit) that is missing or differs from its record, else None."""
+    if "shard" in info:
+        from virnucpro.pipeline.shards import plan_from_json
+
+        plans = plan_from_json(info.get("plan", []))
+        bad = [k for k in info["shard"].get("units", []) if k >= len(plans) or not unit_ok(unit_path(out.units, k), plans[k])]
+        return f"work unit {bad[0]}" if bad else None
     recorded = info.get("outputs", {})
     for p in out.results():
         if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:

@@ -1,0 +1,81 @@
+"""`virnucpro merge SHARD_DIR... -o OUT`: the shards of one run -> the tables of that run, byte for byte."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from virnucpro.logs import run_log
+from virnucpro.pipeline.assemble import finish
+from virnucpro.pipeline.claim import already_complete, claim
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.shards import Shard, read_shards
+from virnucpro.pipeline.workdir import check_output_dir, held_directory
+from virnucpro.pipeline.workunits import UnitPlan, unit_path
+from virnucpro.signals import stop_on_signals
+from virnucpro.stopwatch import Clock
+
+log = logging.getLogger("virnucpro")
+
+
+@dataclass
+class MergeConfig:
+    """Parameters of `virnucpro merge`."""
+
+    shard_dirs: list[Path]
+    output_dir: Path
+    force: bool = False
+
+
+def run(cfg: MergeConfig) -> dict:
+    """Check the shards (all before writing anything), gather their units, assemble and mark complete."""
+    clock = Clock()
+    out = OutputPaths(Path(cfg.output_dir))
+    check_output_dir(out.root)
+    shards, plans = read_shards([Path(d) for d in cfg.shard_dirs])
+    info = _merged_info(shards)
+    with held_directory(out) as session, stop_on_signals():
+        if (done := already_complete(out, info, cfg.force)) is not None:
+            log.info("%s already holds these shards' merged results: nothing to do", out.root)
+            return done
+        claim(out, info, cfg.force)
+        session.claimed = True
+        with run_log(out.log, info):
+            _gather_units(shards, plans, out)
+            clock.lap("gather_units")
+            finish(out, info, plans, clock, keep_intermediate=False, write_intermediate=lambda: None)
+    return info
+
+
+def _merged_info(shards: list[Shard]) -> dict:
+    """The run's info as one predict run would have it, plus where it came from."""
+    info = copy.deepcopy(shards[0].info)
+    for key in ("shard", "plan", "outputs", "seconds", "devices"):
+        info.pop(key, None)
+    info["parameters"].pop("shard", None)
+    info["counts"].pop("shard_frames", None)
+    info["status"] = "running"
+    info["command"] = " ".join(sys.argv)
+    info["merged_from"] = [{"shard": s.spec.describe(), "directory": str(s.directory.resolve()),
+                            "devices": s.info.get("devices", [])} for s in shards]
+    return info
+
+
+def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) -> None:
+    """Each unit from the shard that owns it (hard link where possible, else a copy)."""
+    out.units.mkdir(parents=True, exist_ok=True)
+    owner = {s.spec.index: s for s in shards}
+    count = shards[0].spec.count
+    for p in plans:
+        src = unit_path(owner[p.index % count + 1].directory / "work_units", p.index)
+        dst = unit_path(out.units, p.index)
+        dst.unlink(missing_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)

@@ -1,0 +1,125 @@
+"""A run cut into shards: `predict --shard I/N` computes every N-th unit of the plan (unit k belongs to
+shard k mod N + 1) and keeps them with the whole plan; `merge` checks that the shards belong to one
+run and together hold every unit exactly once, then assembles the same tables as one run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from virnucpro.errors import InputError
+from virnucpro.pipeline.run_info import RESUME_KEYS, read_info
+from virnucpro.pipeline.workunits import UnitPlan, unit_ok, unit_path
+
+SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Shard `index` (1-based) of `count`."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSpec:
+        """'I/N' with 1 <= I <= N.
+
+        Raises:
+            ValueError: naming the expected form.
+        """
+        m = SHARD.match(text.strip())
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            raise ValueError(f"{text!r} is not a shard: use I/N with 1 <= I <= N, e.g. 2/8")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    def owns(self, unit_index: int) -> bool:
+        return unit_index % self.count == self.index - 1
+
+    def describe(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def plan_to_json(plans: list[UnitPlan]) -> list[list]:
+    return [[p.frames, p.chunks_with_frames, p.records, p.ids_digest] for p in plans]
+
+
+def plan_from_json(rows: list[list]) -> list[UnitPlan]:
+    return [UnitPlan(k, *row) for k, row in enumerate(rows)]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A finished shard directory, read for merging."""
+
+    directory: Path
+    info: dict
+
+    @property
+    def spec(self) -> ShardSpec:
+        return ShardSpec(self.info["shard"]["index"], self.info["shard"]["count"])
+
+    @property
+    def label(self) -> str:
+        return f"shard {self.spec.describe()} ({self.directory})"
+
+
+def read_shards(directories: list[Path]) -> tuple[list[Shard], list[UnitPlan]]:
+    """The shards of one run and its plan, after every check a merge needs.
+
+    Raises:
+        InputError: a directory is not a finished shard, belongs to another run, is given twice or
+            is missing, or one of its units does not verify.
+    """
+    shards = [_read_shard(d) for d in directories]
+    first = shards[0]
+    for s in shards[1:]:
+        _check_same_run(first, s)
+    count = first.spec.count
+    seen: dict[int, Shard] = {}
+    for s in shards:
+        if s.spec.index in seen:
+            raise InputError(f"shard {s.spec.describe()} is given twice ({seen[s.spec.index].directory} and "
+                             f"{s.directory}): give each shard once")
+        seen[s.spec.index] = s
+    missing = [i for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise InputError(f"shard {missing[0]}/{count} is missing ({len(missing)} of {count} shards missing): give "
+                         f"all {count} shard directories")
+    plans = plan_from_json(first.info["plan"])
+    for s in shards:
+        _check_units(s, plans)
+    return shards, plans
+
+
+def _read_shard(directory: Path) -> Shard:
+    info = read_info(directory / "run_info.json")
+    if info is None or "shard" not in info:
+        raise InputError(f"{directory} is not a shard directory (no run_info.json of a --shard run): give the -o "
+                         "directories of `virnucpro predict --shard I/N` runs")
+    if info.get("status") != "complete":
+        raise InputError(f"shard {info['shard']['index']}/{info['shard']['count']} ({directory}) is not finished: "
+                         "rerun its predict command first")
+    return Shard(directory, info)
+
+
+def _check_same_run(a: Shard, b: Shard) -> None:
+    for key in (*RESUME_KEYS, "plan"):
+        va, vb = a.info.get(key), b.info.get(key)
+        if key == "parameters":
+            va, vb = ({k: v for k, v in (x or {}).items() if k != "shard"} for x in (va, vb))
+        if va != vb:
+            raise InputError(f"{b.label} belongs to another run than {a.label} (different {key}): merge shards of one "
+                             "predict command")
+    if a.spec.count != b.spec.count:
+        raise InputError(f"{b.label} is one of {b.spec.count} shards, {a.label} one of {a.spec.count}: merge shards "
+                         "of one run")
+
+
+def _check_units(shard: Shard, plans: list[UnitPlan]) -> None:
+    for p in plans:
+        if shard.spec.owns(p.index) and not unit_ok(unit_path(shard.directory / "work_units", p.index), p):
+            raise InputError(f"{shard.label}: work unit {p.index} is missing or damaged: rerun that shard's predict "
+                             "command (it recomputes the unit)")

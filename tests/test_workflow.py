@@ -1,0 +1,94 @@
+"""`virnucpro workflow`: the generated Snakemake workflow runs two samples in three shards each, and its
+per-sample results are byte-identical to plain predict runs; summary.tsv is right; a rerun redoes only
+what is missing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import GOLDEN
+
+OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
+PREDICT = ["--unit-frames", "48", "--threads", "1", "--device", "cpu"]
+
+
+def _snakemake() -> list[str]:
+    pytest.importorskip("snakemake")
+    exe = Path(sys.executable).with_name("snakemake")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "snakemake"]
+
+
+def _write_config(wf: Path, samples: dict[str, Path], tiny_models, shards: int = 3) -> None:
+    (wf / "samples.tsv").write_text("sample\tpath\n" + "".join(f"{k}\t{v}\n" for k, v in samples.items()))
+    (wf / "config.yaml").write_text(
+        f"samples: samples.tsv\noutdir: results\nshards: {shards}\nchunk_size: 500\ndevice: cpu\nthreads: 1\n"
+        f"dnabert: {tiny_models.dnabert_dir}\nesm: {tiny_models.esm_dir}\nclassifier: {tiny_models.classifier}\n"
+        f"model_dir: {wf / 'models'}\nextra_args: \"--unit-frames 48\"\n")
+
+
+def _run(wf: Path, *extra) -> subprocess.CompletedProcess:
+    env_path = f"{Path(sys.executable).parent}"
+    import os
+
+    env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([*_snakemake(), "--cores", "2", *extra], cwd=wf, capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_models):
+    from virnucpro.synthetic import write_reads
+
+    reads = tmp_path / "reads.fa"
+    write_reads(reads, 600, seed=9)
+    samples = {"contigs": GOLDEN / "input.fa", "reads": reads}
+    for name, src in samples.items():
+        code, _, err = run_cli("predict", src, "-o", tmp_path / "plain" / name, *PREDICT, *model_args)
+        assert code == 0, err
+
+    wf = tmp_path / "wf"
+    assert run_cli("workflow", wf)[0] == 0
+    assert {p.name for p in wf.rglob("*") if p.is_file()} == {"Snakefile", "config.yaml", "README.md"}
+    assert (wf / "profiles" / "slurm" / "config.yaml").exists()
+    _write_config(wf, samples, tiny_models)
+    proc = _run(wf)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    for name in samples:
+        for out in OUTPUTS:
+            assert (wf / "results" / name / out).read_bytes() == (tmp_path / "plain" / name / out).read_bytes(), out
+        assert sorted(p.name for p in (wf / "results" / name).iterdir()) == sorted(
+            p.name for p in (tmp_path / "plain" / name).iterdir())
+    rows = [ln.split("\t") for ln in (wf / "results" / "summary.tsv").read_text().splitlines()]
+    assert rows[0] == ["sample", "records", "virus", "others", "no_frames", "frames"]
+    for row in rows[1:]:
+        seqs = [ln.split("\t") for ln in (wf / "results" / row[0] / "sequences.tsv").read_text().splitlines()[1:]]
+        frames = (wf / "results" / row[0] / "prediction_results.txt").read_text().count("\n") - 1
+        assert row[1:] == [str(len(seqs)), *(str(sum(s[-1] == v for s in seqs)) for v in ("virus", "others",
+                                                                                          "no_frames")), str(frames)]
+
+    # a failed shard job (its directory and marker gone) under a sample whose merge never ran: only that shard
+    # and that merge are redone, and the results come back identical
+    shutil.rmtree(wf / "results" / ".virnucpro" / "shards" / "reads" / "2")
+    (wf / "results" / ".virnucpro" / "shards" / "reads" / "2.done").unlink()
+    (wf / "results" / "reads" / "sequences.tsv").unlink()
+    proc = _run(wf)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = proc.stdout + proc.stderr
+    jobs = jobs[jobs.index("Job stats"):]
+    jobs = jobs[:jobs.index("\n\n")]
+    assert re.search(r"shard\s+1\n", jobs) and re.search(r"merge\s+1\n", jobs) and "models" not in jobs, jobs
+    for out in OUTPUTS:
+        assert (wf / "results" / "reads" / out).read_bytes() == (tmp_path / "plain" / "reads" / out).read_bytes()
+
+
+def test_workflow_refuses_to_overwrite(tmp_path, run_cli):
+    assert run_cli("workflow", tmp_path / "wf")[0] == 0
+    code, _, err = run_cli("workflow", tmp_path / "wf")
+    assert code == 2 and "--force" in err
+    assert run_cli("workflow", tmp_path / "wf", "--force")[0] == 0

@@ -92,3 +92,30 @@ def test_workflow_refuses_to_overwrite(tmp_path, run_cli):
     code, _, err = run_cli("workflow", tmp_path / "wf")
     assert code == 2 and "--force" in err
     assert run_cli("workflow", tmp_path / "wf", "--force")[0] == 0
+
+
+@pytest.mark.slow
+def test_workflow_on_a_real_slurm(tmp_path, run_cli, model_args, tiny_models):
+    """A one-node SLURM on this machine (tests/slurm/start_local_slurm.sh: Debian's slurm-wlm and munge, as
+    root), the generated workflow submitted through its SLURM profile: the same bytes as plain runs."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd needs root")
+    script = Path(__file__).parent / "slurm" / "start_local_slurm.sh"
+    started = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        pytest.skip(f"no local SLURM: {started.stderr.strip()[-200:]}")
+    samples = {"contigs": GOLDEN / "input.fa"}
+    code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", tmp_path / "plain", *PREDICT, *model_args)
+    assert code == 0, err
+    wf = tmp_path / "wf"
+    assert run_cli("workflow", wf)[0] == 0
+    _write_config(wf, samples, tiny_models, shards=2)
+    # this machine is small: ask SLURM for what it has (the profile's defaults are for GPU nodes)
+    proc = _run(wf, "--workflow-profile", "profiles/slurm", "--default-resources", "mem_mb=500", "cpus_per_task=1",
+                "runtime=30", "--set-resources", "shard:mem_mb=1500", "shard:cpus_per_task=1")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "submitted with SLURM jobid" in proc.stdout + proc.stderr
+    for out in OUTPUTS:
+        assert (wf / "results" / "contigs" / out).read_bytes() == (tmp_path / "plain" / out).read_bytes(), out

@@ -87,3 +87,30 @@ def reads_3k(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("reads") / "r3k.fa"
     write_reads(path, 3000, seed=7)
     return path
+
+
+OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    """The three result tables of two output directories are byte-identical."""
+    for name in OUTPUTS:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def one_error_line(err: str) -> str:
+    """The single error line of a failed command (no traceback, under 300 characters)."""
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert len(lines[0]) < 300, lines[0]
+    return lines[0]
+
+
+def wait_for(pred, timeout: float = 120) -> None:
+    """Poll `pred` until it holds (fails the test after `timeout` seconds)."""
+    import time
+
+    deadline = time.time() + timeout
+    while not pred():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.02)

@@ -17,16 +17,13 @@ from pathlib import Path
 import pytest
 
 from conftest import GOLDEN
+from conftest import assert_same_outputs as _same_outputs
+from conftest import one_error_line as _error_line
+from conftest import wait_for as _wait_for
 
-OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
 UNIT_FRAMES = "64"
 
 
-def _error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert len(lines[0]) < 300, lines[0]
-    return lines[0]
 
 
 def _cmd(src, out, model_args, *extra) -> list[str]:
@@ -34,9 +31,6 @@ def _cmd(src, out, model_args, *extra) -> list[str]:
             *map(str, model_args), *map(str, extra)]
 
 
-def _same_outputs(a: Path, b: Path) -> None:
-    for name in OUTPUTS:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
 def _leftovers(root: Path) -> list[str]:
@@ -57,11 +51,6 @@ def reference(reads, tiny_model_args, tmp_path_factory):
     return out
 
 
-def _wait_for(pred, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while not pred():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def _units(out: Path) -> int:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN
+from conftest import GOLDEN, OUTPUTS
+from conftest import one_error_line as _error_line
 
-OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
 
 
 def _predict(run_cli, src, out, model_args, *extra) -> None:
@@ -24,10 +24,6 @@ def _shards(run_cli, src, root: Path, model_args, n: int, *extra) -> list[Path]:
     return dirs
 
 
-def _error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1 and "Traceback" not in err and len(lines[0]) < 300, err
-    return lines[0]
 
 
 @pytest.mark.parametrize("which,n", [("contigs", 1), ("contigs", 2), ("contigs", 3), ("reads", 3)])

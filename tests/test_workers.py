@@ -9,15 +9,18 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import json
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
+from conftest import assert_same_outputs as _same_outputs
+from conftest import one_error_line as _error_line
+from conftest import wait_for as _wait_for
+
 UNIT_FRAMES = "128"
 
 
@@ -28,9 +31,6 @@ def _cmd(src, out, model_args, devices: str, *extra) -> list[str]:
             "--device", devices, "--threads", str(n), *map(str, model_args), *map(str, extra)]
 
 
-def _same_outputs(a: Path, b: Path) -> None:
-    for name in OUTPUTS:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
 class Run:
@@ -59,22 +59,12 @@ class Run:
         return code, "".join(self.lines)
 
 
-def _wait_for(pred, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while not pred():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def _units(out: Path) -> int:
     return len(list((out / "work_units").glob("unit_*.tsv")))
 
 
-def _error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert len(lines[0]) < 300, lines[0]
-    return lines[0]
 
 
 def _no_orphans(pids) -> None:

@@ -10,6 +10,7 @@ With one device the runner works in the main process: the same code, without the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -200,12 +201,14 @@ class _Coordinator:
 
     def _shut_down(self) -> None:
         """Stop every worker that is still running (their unfinished units are simply not committed)."""
-        for w in self.workers:
+        started = [w for w in self.workers if w.process is not None]
+        for w in started:
             if w.process.is_alive():
-                os.kill(w.process.pid, signal.SIGTERM)
-                os.kill(w.process.pid, signal.SIGCONT)  # a stopped (hung) worker must run to see the SIGTERM
+                with contextlib.suppress(ProcessLookupError):  # it may exit in between
+                    os.kill(w.process.pid, signal.SIGTERM)
+                    os.kill(w.process.pid, signal.SIGCONT)  # a stopped (hung) worker must run to see the SIGTERM
         deadline = time.monotonic() + 10
-        for w in self.workers:
+        for w in started:
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
                 w.process.kill()

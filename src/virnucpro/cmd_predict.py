@@ -13,6 +13,7 @@ from virnucpro.hashing import sha256_model
 from virnucpro.logs import run_log
 from virnucpro.memory import limit_heap_fragmentation
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
+from virnucpro.models.classifier_registry import check_chunk_size
 from virnucpro.nucleotides import NucleotideCheck
 from virnucpro.errors import InputError
 from virnucpro.pipeline.assemble import finish, finish_shard
@@ -80,6 +81,9 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     paths = resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline) if preloaded is None else None
     devices, precision = _devices_and_precision(cfg)
     models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
+    if paths:
+        check_chunk_size(paths.classifier, models["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
+                         cfg.chunk_size)
     with held_directory(out) as session, stop_on_signals():
         source = session.open_input(cfg.input)
         if devices[0] == "cpu" and auto_threads:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from virnucpro.atomic import tmp_path
 from virnucpro.errors import ModelError
+from virnucpro.models.classifier_registry import record_published
 from virnucpro.models.download_errors import describe
 from virnucpro.models.hub import resolve_model
 
@@ -118,6 +119,7 @@ def download_classifier(chunk_size: int, target: Path, in_download_command: bool
                 h.update(block)
                 fh.write(block)
         os.replace(tmp, target)
+        record_published(target.parent, h.hexdigest(), chunk_size)
     except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; ValueError: a malformed URL
         tmp.unlink(missing_ok=True)
         cause, fix = describe(exc, in_download_command)

@@ -56,13 +56,17 @@ def threads_arg(text: str) -> int:
     return value
 
 
+def _verbosity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for all outputs")
     p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
                    "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
-    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    _verbosity(p)
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -73,7 +77,7 @@ def _input_args(p: argparse.ArgumentParser) -> None:
 
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="chunk and six-frame translate (the original's preparation step)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=DefaultsOnceFormatter,
                        description="Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
                                    "as the original VirNucPro preparation step.")
     _input_args(p)
@@ -92,7 +96,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="classify reads/contigs as viral or not (the whole method)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=DefaultsOnceFormatter,
                        description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
                                    "Resumable: rerun the same command after an interruption.")
     _input_args(p)
@@ -146,14 +150,13 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 def _add_merge(sub) -> None:
     p = sub.add_parser("merge", help="join the shard directories of one `predict --shard I/N` run",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=DefaultsOnceFormatter,
                        description="Check that the shards belong to one run and hold every work unit exactly once, "
                                    "then write the same outputs as one predict run, byte for byte.")
     p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
-    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    _verbosity(p)
     p.set_defaults(func=_run_merge)
 
 
@@ -166,11 +169,10 @@ def _run_merge(args: argparse.Namespace) -> int:
 
 def _add_workflow(sub) -> None:
     p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsOnceFormatter)
     p.add_argument("directory", type=Path, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
     p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
-    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    _verbosity(p)
     p.set_defaults(func=_run_workflow)
 
 
@@ -183,17 +185,16 @@ def _run_workflow(args: argparse.Namespace) -> int:
 
 def _add_download(sub) -> None:
     p = sub.add_parser("download", help="fetch all models into the cache (for offline compute nodes)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsOnceFormatter)
     p.add_argument("--chunk-size", type=int, choices=[300, 500], nargs="+", default=[300, 500],
                    help="which published classifiers to fetch")
-    p.add_argument("--dnabert", default=DEFAULTS["dnabert"])
-    p.add_argument("--esm", default=DEFAULTS["esm"])
+    p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
+    p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="a local classifier to check instead of fetching the published "
                    "one")
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    _verbosity(p)
     p.set_defaults(func=_run_download)
 
 
@@ -210,18 +211,18 @@ def _run_download(args: argparse.Namespace) -> int:
 
 def _add_benchmark(sub) -> None:
     p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsOnceFormatter)
     p.add_argument("--encoder-frames", type=positive_int, default=40_000, help="frames per workload (W150, W500)")
-    p.add_argument("--baseline-frames", type=positive_int, default=8_000)
+    p.add_argument("--baseline-frames", type=positive_int, default=8_000, help="frames for the transformers "
+                   "EsmModel baseline measured in the same process")
     p.add_argument("--e2e-reads", type=int, default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
     p.add_argument("--batch-tokens", type=int, default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
     p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
     p.add_argument("--devices", type=device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
                    "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
     p.add_argument("--reads-per-device", type=positive_int, default=200_000, help="W150 reads per device for --devices")
-    p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"))
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"), help="where the result JSON goes")
+    _verbosity(p)
     p.set_defaults(func=_run_benchmark)
 
 
@@ -242,6 +243,16 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors as one line (problem, then where to look), exit code 2."""
 
@@ -259,10 +270,25 @@ def _run_scaling(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_string() -> str:
+    """`virnucpro X.Y.Z`, plus the commit when running from a git checkout (an editable install)."""
+    import subprocess
+
+    src = Path(__file__).resolve().parent
+    commit = ""
+    if (src.parents[1] / ".git").exists():
+        try:
+            commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
+    return f"virnucpro {__version__}" + (f" (commit {commit})" if commit else "")
+
+
 def create_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="virnucpro", description="Exact, fast VirNucPro: viral vs non-viral "
                                      "classification of DNA reads and contigs.")
-    parser.add_argument("--version", action="version", version=f"virnucpro {__version__}")
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_prepare(sub)
     _add_predict(sub)

@@ -1,0 +1,37 @@
+"""Every subcommand has a description, every flag a help text, each default shown once; --version."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from virnucpro.cli import create_parser
+
+
+def _subparsers():
+    parser = create_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    return [(name, sp, helps.get(name)) for name, sp in sub.choices.items()]
+
+
+@pytest.mark.parametrize("name,sp,summary", _subparsers(), ids=[n for n, _, _ in _subparsers()])
+def test_every_flag_has_help_and_defaults_show_once(name, sp, summary):
+    assert summary and "\n" not in summary
+    for action in sp._actions:
+        assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    text = sp.format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+    for block in text.split("\n  -")[1:]:
+        assert block.count("default") <= 1, block
+
+
+def test_version_names_the_commit_in_a_checkout():
+    out = subprocess.run([sys.executable, "-m", "virnucpro", "--version"], capture_output=True, text=True).stdout
+    assert out.startswith("virnucpro ")
+    in_git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if in_git.returncode == 0:
+        assert f"(commit {in_git.stdout.strip()})" in out

@@ -13,7 +13,7 @@ from virnucpro.pipeline.claim import output_checksums, remove_extra_units
 from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
 from virnucpro.pipeline.run_info import write_info
 from virnucpro.pipeline.shards import plan_to_json
-from virnucpro.pipeline.workunits import UnitPlan, assemble, unit_ok, unit_path
+from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
 from virnucpro.stopwatch import Clock
 
 log = logging.getLogger("virnucpro")
@@ -27,8 +27,7 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
     Raises:
         IntegrityError: a unit changed during the run, or the tables miss or add rows.
     """
-    units = [unit_path(out.units, p.index) for p in plans]
-    damaged = [p.index for p, f in zip(plans, units) if not unit_ok(f, p)]
+    damaged = damaged_units(out.units, plans)
     if damaged:
         raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command (damaged "
                              "units are recomputed)")
@@ -37,7 +36,7 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
         pred.write(PREDICTION_HEADER)
         high.write(HIGHEST_HEADER)
         seqs.write(SEQUENCES_HEADER)
-        rows = assemble(units, pred, high, seqs)
+        rows = assemble([unit_path(out.units, p.index) for p in plans], pred, high, seqs)
         check_rows(rows, info["counts"], plans)
     if keep_intermediate:
         write_intermediate()
@@ -59,7 +58,7 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
         IntegrityError: one of this shard's units changed during the run.
     """
     mine = [p for p in plans if shard.owns(p.index)]
-    damaged = [p.index for p in mine if not unit_ok(unit_path(out.units, p.index), p)]
+    damaged = damaged_units(out.units, mine)
     if damaged:
         raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command")
     remove_extra_units(out.units, len(plans))

@@ -17,7 +17,7 @@ from virnucpro.errors import ResumeError
 from virnucpro.hashing import sha256_file
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
-from virnucpro.pipeline.workunits import committed_units, unit_ok, unit_path
+from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path
 
 log = logging.getLogger("virnucpro")
 
@@ -40,7 +40,8 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
         from virnucpro.pipeline.shards import plan_from_json
 
         plans = plan_from_json(info.get("plan", []))
-        bad = [k for k in info["shard"].get("units", []) if k >= len(plans) or not unit_ok(unit_path(out.units, k), plans[k])]
+        mine = info["shard"].get("units", [])
+        bad = [k for k in mine if k >= len(plans)] or damaged_units(out.units, [plans[k] for k in mine])
         return f"work unit {bad[0]}" if bad else None
     recorded = info.get("outputs", {})
     for p in out.results():
@@ -108,4 +109,4 @@ def remove_extra_units(units_dir: Path, n_units: int) -> None:
     """Unit files outside the plan (copied in, or from a longer earlier input) are never assembled."""
     for k in committed_units(units_dir):
         if k >= n_units:
-            (units_dir / f"unit_{k:07d}.tsv").unlink(missing_ok=True)
+            unit_path(units_dir, k).unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.pipeline.run_info import RESUME_KEYS, read_info
-from virnucpro.pipeline.workunits import UnitPlan, unit_ok, unit_path
+from virnucpro.pipeline.workunits import UnitPlan, damaged_units
 
 SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -119,7 +119,7 @@ def _check_same_run(a: Shard, b: Shard) -> None:
 
 
 def _check_units(shard: Shard, plans: list[UnitPlan]) -> None:
-    for p in plans:
-        if shard.spec.owns(p.index) and not unit_ok(unit_path(shard.directory / "work_units", p.index), p):
-            raise InputError(f"{shard.label}: work unit {p.index} is missing or damaged: rerun that shard's predict "
-                             "command (it recomputes the unit)")
+    bad = damaged_units(shard.directory / "work_units", [p for p in plans if shard.spec.owns(p.index)])
+    if bad:
+        raise InputError(f"{shard.label}: work unit {bad[0]} is missing or damaged: rerun that shard's predict "
+                         "command (it recomputes the unit)")

@@ -106,6 +106,11 @@ def unit_ok(path: Path, plan: UnitPlan) -> bool:
     return (counts[b"P"], counts[b"C"], counts[b"S"]) == (plan.frames, plan.chunks_with_frames, plan.records)
 
 
+def damaged_units(units_dir: Path, plans: list[UnitPlan]) -> list[int]:
+    """Indices of the planned units whose file is missing or does not verify (see `unit_ok`)."""
+    return [p.index for p in plans if not unit_ok(unit_path(units_dir, p.index), p)]
+
+
 def assemble(unit_files: list[Path], predictions: IO[str], highest: IO[str], sequences: IO[str]) -> dict[str, int]:
     """Concatenate P and S rows in unit order; k-way merge the sorted C rows (bounded memory).
 

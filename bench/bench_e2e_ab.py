@@ -7,6 +7,7 @@ Usage: PYTHONPATH=src python bench/bench_e2e_ab.py --reads 150000 --label HEAD -
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -45,7 +46,9 @@ def main() -> None:
     for name, n in (("warmup", 20_000), ("measured", args.reads)):
         src = tmp / f"{name}.fa"
         write_reads(src, n, seed=21)
-        cfg = cmd_predict.PredictConfig(input=str(src), output_dir=tmp / name, force=True, device="cuda",
+        fields = {f.name for f in dataclasses.fields(cmd_predict.PredictConfig)}
+        given = {"inputs": [str(src)]} if "inputs" in fields else {"input": str(src)}  # older checkouts: one input
+        cfg = cmd_predict.PredictConfig(**given, output_dir=tmp / name, force=True, device="cuda",
                                         precision="fp16", progress=False)
         t = time.perf_counter()
         info = cmd_predict.run(cfg, preloaded=(embedder, clf))

@@ -36,7 +36,7 @@ def time_prepare(path: Path, out: Path, cs: int, pure: bool) -> float:
     for _ in range(2):
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
-        run(PrepareConfig(input=str(path), output_dir=out, chunk_size=cs, force=True, progress=False))
+        run(PrepareConfig(inputs=[str(path)], output_dir=out, chunk_size=cs, force=True, progress=False))
         best = min(best, time.perf_counter() - t0)
     os.environ.pop("VIRNUCPRO_PURE_PYTHON")
     return best

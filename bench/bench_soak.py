@@ -51,7 +51,7 @@ def main() -> None:
     stop = threading.Event()
     t0 = time.perf_counter()
     threading.Thread(target=sample, args=(samples, stop, t0, args.every), daemon=True).start()
-    cfg = cmd_predict.PredictConfig(input=str(tmp / "soak.fa"), output_dir=tmp / "out", force=True, device="cuda",
+    cfg = cmd_predict.PredictConfig(inputs=[str(tmp / "soak.fa")], output_dir=tmp / "out", force=True, device="cuda",
                                     precision="fp16", progress=False)
     info = cmd_predict.run(cfg, preloaded=(engine, clf))
     stop.set()

@@ -73,7 +73,7 @@ def test_two_workers_on_one_gpu_same_bytes_as_one(tmp_path, tiny_models):
     outs = []
     for devices in ("cuda:0", "cuda:0,cuda:0"):
         outs.append(tmp_path / devices.replace(":", "_").replace(",", "-"))
-        cmd_predict.run(cmd_predict.PredictConfig(input=str(GOLDEN / "input.fa"), output_dir=outs[-1], models=refs,
+        cmd_predict.run(cmd_predict.PredictConfig(inputs=[str(GOLDEN / "input.fa")], output_dir=outs[-1], models=refs,
                                                   offline=True, device=devices, unit_frames=64, attention="sdpa",
                                                   compile="off", progress=False))
     for name in ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv"):

@@ -245,7 +245,7 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     src = tmp / "e2e.fa"
     write_reads(src, n_reads, seed=21)
     clf = MLPClassifier(embedder.feature_dim).eval()
-    cfg = cmd_predict.PredictConfig(input=str(src), output_dir=tmp / "e2e_out", force=True, device="cuda",
+    cfg = cmd_predict.PredictConfig(inputs=[str(src)], output_dir=tmp / "e2e_out", force=True, device="cuda",
                                     precision="fp16", progress=False)
     t = time.perf_counter()
     info = cmd_predict.run(cfg, preloaded=(embedder, clf))

@@ -50,7 +50,7 @@ def _step(devices: list[str], n_reads: int, tmp: Path) -> dict:
 
     src = tmp / f"w150_{n_reads}.fa"
     write_reads(src, n_reads, seed=21)
-    cfg = cmd_predict.PredictConfig(input=str(src), output_dir=tmp / f"out_{len(devices)}", force=True,
+    cfg = cmd_predict.PredictConfig(inputs=[str(src)], output_dir=tmp / f"out_{len(devices)}", force=True,
                                     device=",".join(devices), precision="fp16", progress=False)
     before = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()

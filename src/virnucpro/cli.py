@@ -70,7 +70,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="FASTA/FASTQ file (plain, gz, bz2, xz, zst) or '-' for stdin")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ (plain, gz, bz2, xz, zst) or unaligned "
+                   "BAM file, several (read in order, one run), or '-' for stdin")
+    p.add_argument("--paired", action="store_true", help="mate pairs: two mate files (R1 R2) or one interleaved file; "
+                   "mates share an ID and become ID/1 and ID/2")
     p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 select the "
                    "published classifiers)")
 
@@ -88,7 +91,7 @@ def _add_prepare(sub) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     from virnucpro import cmd_prepare
 
-    cfg = cmd_prepare.PrepareConfig(input=args.input, output_dir=args.output_dir, chunk_size=args.chunk_size,
+    cfg = cmd_prepare.PrepareConfig(inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
                                     threads=args.threads, force=args.force, progress=not args.quiet)
     cmd_prepare.run(cfg)
     return 0
@@ -139,7 +142,7 @@ def _run_predict(args: argparse.Namespace) -> int:
                      revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
     bt = args.batch_tokens or 0
     cfg = cmd_predict.PredictConfig(
-        input=args.input, output_dir=args.output_dir, chunk_size=args.chunk_size, models=refs,
+        inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size, models=refs,
         model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,

@@ -28,7 +28,7 @@ from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, committed_units, group_units, unit_ok, unit_path
 from virnucpro.prepare import count_batch, prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.seqio import ReadStats, read_batches
+from virnucpro.seqio import ReadStats, read_inputs
 from virnucpro.signals import stop_on_signals
 from virnucpro.spool import InputSource
 from virnucpro.stopwatch import Clock
@@ -41,7 +41,7 @@ READ_BATCH = 4096  # records parsed and prepared at a time (bounds the prepare s
 class PredictConfig:
     """Parameters of `virnucpro predict`."""
 
-    input: str
+    inputs: list[str]  # files read in order ('-' = stdin); with `paired`: R1 R2, or one interleaved file
     output_dir: Path
     chunk_size: int = 500
     models: ModelRefs = field(default_factory=ModelRefs)
@@ -61,6 +61,7 @@ class PredictConfig:
     progress: bool = True
     worker_timeout: float = 600.0  # seconds a busy worker may stay silent before the run stops
     shard: str | None = None  # "I/N": compute only shard I of N of the unit plan (merged by `virnucpro merge`)
+    paired: bool = False  # mates share an ID: they become ID/1 and ID/2
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -73,6 +74,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     shard = ShardSpec.parse(cfg.shard) if cfg.shard else None
     if shard is not None and cfg.keep_intermediate:
         raise InputError("--keep-intermediate is not available with --shard: run without --shard to keep them")
+    _check_inputs(cfg)
     limit_heap_fragmentation()
     auto_threads, cfg.threads = cfg.threads == 0, effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
@@ -85,25 +87,25 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
         check_chunk_size(paths.classifier, models["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
                          cfg.chunk_size)
     with held_directory(out) as session, stop_on_signals():
-        source = session.open_input(cfg.input)
+        sources = [session.open_input(given, k) for k, given in enumerate(cfg.inputs)]
         if devices[0] == "cpu" and auto_threads:
             cfg.threads = _threads_of_unfinished_run(out, cfg.threads, len(devices))
         workers = _worker_configs(cfg, devices, precision, paths, out)
-        info = new_info(_resume_parameters(cfg, workers[0], precision), models, source.describe(),
+        info = new_info(_resume_parameters(cfg, workers[0], precision), models, _describe_inputs(sources, cfg.paired),
                         ",".join(devices), precision)
         clock.lap("read_and_hash_input")
         if (done := already_complete(out, info, cfg.force)) is not None:
             log.info("%s already holds this run's results (checked against run_info.json): nothing to do; pass "
                      "--force to recompute", out.root)
             return done
-        info["counts"] = _scan(source, cfg)  # validates the whole input before the output dir is claimed
+        info["counts"] = _scan(sources, cfg)  # validates the whole input before the output dir is claimed
         clock.lap("scan")
         claim(out, info, cfg.force, cfg.resume)
         session.claimed = True
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:
             plans: list[UnitPlan] = []
-            todo = _units_to_compute(source.path, cfg, out, plans, bar, shard)
+            todo = _units_to_compute(sources, cfg, out, plans, bar, shard)
             single = preloaded if preloaded not in (None, "random") else None
             per_device = compute(todo, workers, bar, clock, cfg.worker_timeout, single)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
@@ -112,21 +114,42 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                 finish_shard(out, info, plans, clock, shard)
             else:
                 finish(out, info, plans, clock, cfg.keep_intermediate,
-                       lambda: _write_intermediate_fasta(source.path, cfg, out))
+                       lambda: _write_intermediate_fasta(sources, cfg, out))
     return info
 
 
-def _prepared(input_path: str, cfg: PredictConfig, stats: ReadStats | None = None):
-    for batch in read_batches(input_path, READ_BATCH, stats, cfg.threads):
+def _check_inputs(cfg: PredictConfig) -> None:
+    if not cfg.inputs:
+        raise InputError("no input given: name a FASTA/FASTQ/BAM file, several, or '-' for stdin")
+    if cfg.inputs.count("-") > 1:
+        raise InputError("'-' (stdin) is given more than once: stdin can be read only once")
+    if cfg.paired and len(cfg.inputs) > 2:
+        raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(cfg.inputs)}: run "
+                         "each pair separately")
+
+
+def _batches(sources: list[InputSource], cfg: PredictConfig, stats: ReadStats | None = None):
+    return read_inputs([s.path for s in sources], READ_BATCH, stats, cfg.threads, cfg.paired)
+
+
+def _prepared(sources: list[InputSource], cfg: PredictConfig):
+    for batch in _batches(sources, cfg):
         yield prepare_batch(batch, cfg.chunk_size)
 
 
-def _scan(source: InputSource, cfg: PredictConfig) -> dict:
+def _describe_inputs(sources: list[InputSource], paired: bool) -> dict:
+    """run_info's `input`: one file as before; several, or mates, as a list with the pairing."""
+    if len(sources) == 1 and not paired:
+        return sources[0].describe()
+    return {"files": [s.describe() for s in sources], "paired": paired}
+
+
+def _scan(sources: list[InputSource], cfg: PredictConfig) -> dict:
     """One cheap CPU pass: validates the input (format, duplicates, nucleotides) and counts what will be computed."""
     stats, chunks, frames = ReadStats(), 0, 0
     t0 = time.perf_counter()
-    nucleotides = NucleotideCheck(source.given)
-    for batch in read_batches(source.path, READ_BATCH, stats, cfg.threads):
+    nucleotides = NucleotideCheck(", ".join(s.given for s in sources))
+    for batch in _batches(sources, cfg, stats):
         nucleotides.add(batch)
         c, f = count_batch(batch, cfg.chunk_size)
         chunks, frames = chunks + c, frames + f
@@ -138,7 +161,7 @@ def _scan(source: InputSource, cfg: PredictConfig) -> dict:
             "chunks": chunks, "frames": frames}
 
 
-def _units_to_compute(input_path: str, cfg: PredictConfig, out: OutputPaths, plans: list[UnitPlan], bar,
+def _units_to_compute(sources: list[InputSource], cfg: PredictConfig, out: OutputPaths, plans: list[UnitPlan], bar,
                       shard: ShardSpec | None):
     """The unit plan (appended to `plans`) and the (plan, unit) pairs to compute: this shard's (or all), without
     a verified committed file."""
@@ -146,7 +169,7 @@ def _units_to_compute(input_path: str, cfg: PredictConfig, out: OutputPaths, pla
     committed = committed_units(out.units)
     if committed:
         log.info("resuming: %d work unit file(s) found; each is verified before it is reused", len(committed))
-    for k, u in enumerate(group_units(_prepared(input_path, cfg), cfg.unit_frames)):
+    for k, u in enumerate(group_units(_prepared(sources, cfg), cfg.unit_frames)):
         plan = UnitPlan.of(k, u)
         plans.append(plan)
         if shard is not None and not shard.owns(k) or k in committed and _still_good(out, plan, cfg.keep_intermediate):
@@ -164,11 +187,11 @@ def _still_good(out: OutputPaths, plan: UnitPlan, keep_intermediate: bool) -> bo
     return False
 
 
-def _write_intermediate_fasta(input_path: str, cfg: PredictConfig, out: OutputPaths) -> None:
+def _write_intermediate_fasta(sources: list[InputSource], cfg: PredictConfig, out: OutputPaths) -> None:
     from virnucpro.fasta_out import write_prepared
 
     with atomic_files(out.prepare_files()) as (c, n, p):
-        for b in _prepared(input_path, cfg):
+        for b in _prepared(sources, cfg):
             write_prepared(b, c, n, p)
 
 

@@ -17,7 +17,7 @@ from virnucpro.fasta_out import format_prepared
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.seqio import ReadStats, RecordBatch, read_batches
+from virnucpro.seqio import ReadStats, RecordBatch, read_inputs
 from virnucpro.pipeline.workdir import check_output_dir
 
 log = logging.getLogger("virnucpro")
@@ -27,13 +27,14 @@ log = logging.getLogger("virnucpro")
 class PrepareConfig:
     """Parameters of `virnucpro prepare`."""
 
-    input: str
+    inputs: list[str]  # read in order; with `paired`: R1 R2, or one interleaved file
     output_dir: Path
     chunk_size: int = 500
     threads: int = 0  # 0 = every core this process may use
     force: bool = False
     batch_size: int = 16384
     progress: bool = True
+    paired: bool = False
 
 
 def run(cfg: PrepareConfig) -> dict:
@@ -47,7 +48,7 @@ def run(cfg: PrepareConfig) -> dict:
     buffers = [bytearray() for _ in range(3)]  # the compiled path's reused output buffers
     with atomic_files(out.prepare_files(), "wb") as files, \
             progress_bar("prepare", "records", enabled=cfg.progress) as bar:
-        for batch in read_batches(cfg.input, cfg.batch_size, stats, cfg.threads):
+        for batch in read_inputs(cfg.inputs, cfg.batch_size, stats, cfg.threads, cfg.paired):
             n_chunks, n_frames = _write_batch(batch, cfg.chunk_size, prep, files, buffers)
             counts["chunks"] += n_chunks
             counts["frames"] += n_frames

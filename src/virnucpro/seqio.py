@@ -1,4 +1,5 @@
-"""Streaming FASTA/FASTQ input (plain, gz, bz2, xz, zst or stdin) in record batches, validated."""
+"""Streaming FASTA/FASTQ/uBAM input (plain, gz, bz2, xz, zst or stdin; one or several files, or mate pairs)
+in validated record batches."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import lzma
 import os
 import zlib
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Iterator
 
-from virnucpro import compiled
+from virnucpro import compiled, mates
+from virnucpro.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
 from virnucpro.duplicates import DuplicateChecker
 from virnucpro.errors import InputError
@@ -18,8 +21,8 @@ from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatc
 
 log = logging.getLogger("virnucpro")
 
-PAIRED_HINT = ("IDs are the first word of the header, so paired reads 'r1 1:N' and 'r1 2:N' collide: run each "
-               "mate file separately or rename them (append /1, /2)")
+PAIRED_HINT = ("mates of paired reads share an ID (its first word): pass --paired (two mate files or one "
+               "interleaved file) to name them ID/1 and ID/2")
 
 
 @dataclass
@@ -44,20 +47,21 @@ SPOOLED_NAME = ".input.spool"  # a piped input copied into the output directory 
 
 
 def _describe(path: str) -> str:
-    if path == "-" or os.path.basename(path) == SPOOLED_NAME:
+    if path == "-" or os.path.basename(path).startswith(SPOOLED_NAME):
         return "the piped input"
     return repr(path if len(path) <= 80 else "..." + path[-77:])  # error lines stay short
 
 
 def check_input_path(path: str) -> None:
     if path == "":
-        raise InputError("input path is empty: give a FASTA/FASTQ file (plain, .gz, .bz2, .xz, .zst) or '-' for stdin")
+        raise InputError("input path is empty: give a FASTA/FASTQ (plain, .gz, .bz2, .xz, .zst) or unaligned BAM file, "
+                         "or '-' for stdin")
     if path == "-":
         return
     if not os.path.exists(path):
         raise InputError(f"input file {path!r} does not exist: check the path")
     if os.path.isdir(path):
-        raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ file")
+        raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ or unaligned BAM file")
 
 
 def _open_stream(path: str, threads: int):
@@ -75,9 +79,11 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
     if _non_ascii(exc) and (at := first_non_ascii(path)) is not None and at[1] >= 1:  # inside a record
         return InputError(f"{src} is not valid FASTA/FASTQ: line {at[0]} (record {at[1]}) has a byte outside ASCII; "
                           "headers and sequences must be ASCII: fix or remove that line")
+    if isinstance(exc, BamError):
+        return InputError(f"{src} is not a valid unaligned BAM ({exc}): fix or re-export the file")
     if isinstance(exc, dnaio.exceptions.UnknownFileFormat) or isinstance(exc, UnicodeDecodeError):
         return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content {where}): "
-                          "give a FASTA/FASTQ file, optionally gz/bz2/xz/zst compressed")
+                          "give a FASTA/FASTQ file (optionally gz/bz2/xz/zst compressed) or an unaligned BAM")
     if isinstance(exc, dnaio.exceptions.FileFormatError):
         msg = str(exc).splitlines()[0]
         return InputError(f"{src} is not valid FASTA/FASTQ ({msg}; {where}): fix or re-export the file")
@@ -93,49 +99,85 @@ def _non_ascii(exc: BaseException) -> bool:
 
 def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = None,
                  threads: int = 1) -> Iterator[RecordBatch]:
-    """Yield batches of validated, non-empty records from `path` ('-' = stdin).
+    """Yield batches of validated, non-empty records from `path` ('-' = stdin); see `read_inputs`."""
+    return read_inputs([path], batch_size, stats, threads)
+
+
+def read_inputs(paths: list[str], batch_size: int = 16384, stats: ReadStats | None = None, threads: int = 1,
+                paired: bool = False) -> Iterator[RecordBatch]:
+    """Yield batches of validated, non-empty records from the files in order (`paired`: mates, see `mates`).
 
     Raises:
-        InputError: unreadable/non-FASTA input, corrupt compression or duplicate IDs.
+        InputError: unreadable/non-FASTA input, corrupt compression, duplicate IDs, mates that do not pair.
     """
-    check_input_path(path)
     stats = stats if stats is not None else ReadStats()
     dups = DuplicateChecker()
-    try:
-        with _open_stream(path, threads) as raw:
-            stream = peekable(raw)
-            fast = compiled.prep() if stream.peek(1)[:1] == b">" else None
-            groups = fasta_groups(stream, fast) if fast is not None else dnaio_groups(stream, batch_size)
-            for ids, seqs in rebatch(groups, batch_size):
-                _check_content(path, ids, seqs, stats.records)
-                stats.records += len(ids)
-                if not all(seqs):
-                    ids, seqs = _drop_empty(ids, seqs, stats)
-                if ids:
-                    yield _finish_batch(path, ids, seqs, dups, stats)
-    except InputError:
-        raise
-    except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
-        raise _format_error(path, exc, stats.records) from None
+    named = _describe(paths[0]) if len(paths) == 1 else f"the {len(paths)} inputs"
+    for ids, seqs in _groups(paths, batch_size, stats, threads, paired):
+        if not all(seqs):
+            ids, seqs = _drop_empty(ids, seqs, stats)
+        if ids:
+            yield _finish_batch(named, ids, seqs, dups, stats)
     if stats.empty:
-        log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, _describe(path),
+        log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, named,
                     ", ".join(repr(i) for i in stats.empty_ids))
 
 
-def _check_content(path: str, ids: list[str], seqs: list[str], before: int) -> None:
+def _groups(paths: list[str], size: int, stats: ReadStats, threads: int, paired: bool):
+    """(ids, seqs) groups of all files: one after the other, or as renamed mates."""
+    def groups(path: str, n: int = size):
+        return rebatch(_file_groups(path, n, stats, threads), n)
+
+    if not paired:
+        return chain.from_iterable(groups(p) for p in paths)
+    if len(paths) == 1:
+        return mates.interleaved(groups(paths[0], max(2, size - size % 2)), _describe(paths[0]))
+    if len(paths) != 2:
+        raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(paths)}: run each "
+                         "pair separately")
+    return mates.two_files(groups(paths[0]), groups(paths[1]), (_describe(paths[0]), _describe(paths[1])))
+
+
+def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Validated (ids, seqs) groups of one file, parser errors turned into one-line InputErrors."""
+    check_input_path(path)
+    done = 0
+    try:
+        with _open_stream(path, threads) as raw:
+            stream = peekable(raw)
+            head = stream.peek(4)[:4]
+            if head == MAGIC:
+                groups, lines = bam_groups(stream, size), False
+            else:
+                fast = compiled.prep() if head[:1] == b">" else None
+                groups = fasta_groups(stream, fast) if fast is not None else dnaio_groups(stream, size)
+                lines = True
+            for ids, seqs in groups:
+                _check_content(path, ids, seqs, done, lines)
+                done += len(ids)
+                stats.records += len(ids)
+                yield ids, seqs
+    except InputError:
+        raise
+    except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
+        raise _format_error(path, exc, done) from None
+
+
+def _check_content(path: str, ids: list[str], seqs: list[str], before: int, lines: bool = True) -> None:
     """Refuse records with no ID or with control bytes (NUL, ESC, ...) in the ID or sequence, by line.
 
-    `before` = records read before this batch, so record numbers count from the file's start.
+    `before` = records read before this batch, so record numbers count from the file's start; `lines`:
+    the file is text (not BAM), so the message can name the line.
     """
     if "" in ids:
         no = before + ids.index("") + 1
-        raise InputError(f"{_describe(path)}{_line(path, no)}: record {no} has a header with no ID: give every record "
+        raise InputError(f"{_describe(path)}{_line(path, no, None, lines)}: record {no} has a header with no ID: give every record "
                          "a name right after '>' or '@'")
     for texts, what in ((seqs, "sequence"), (ids, "ID")):
         i = _first_control(texts)
         if i >= 0:
             no, byte = before + i + 1, CONTROL_TEXT.search(texts[i]).group()
-            raise InputError(f"{_describe(path)}{_line(path, no, CONTROL)}: record {no} ({ids[i][:40]!r}) has the "
+            raise InputError(f"{_describe(path)}{_line(path, no, CONTROL, lines)}: record {no} ({ids[i][:40]!r}) has the "
                              f"control byte {byte!r} in its {what}: the file is corrupt; fix or re-export it")
 
 
@@ -149,8 +191,8 @@ def _first_control(texts: list[str]) -> int:
     return next(i for i, t in enumerate(texts) if CONTROL_TEXT.search(t))
 
 
-def _line(path: str, record_no: int, pattern=None) -> str:
-    line = record_line(path, record_no, pattern) if path != "-" else None
+def _line(path: str, record_no: int, pattern=None, lines: bool = True) -> str:
+    line = record_line(path, record_no, pattern) if path != "-" and lines else None
     return f" line {line}" if line else ""
 
 
@@ -163,11 +205,11 @@ def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list
     return [i for i, _ in kept], [s for _, s in kept]
 
 
-def _finish_batch(path: str, ids: list[str], seqs: list[str], dups: DuplicateChecker,
+def _finish_batch(named: str, ids: list[str], seqs: list[str], dups: DuplicateChecker,
                   stats: ReadStats) -> RecordBatch:
     dup = dups.add(ids)
     if dup is not None:
-        raise InputError(f"duplicate sequence ID {dup[:60]!r} in {_describe(path)}: {PAIRED_HINT}")
+        raise InputError(f"duplicate sequence ID {dup[:60]!r} in {named}: {PAIRED_HINT}")
     stats.bases += sum(map(len, seqs))
     return RecordBatch(ids, seqs)
 

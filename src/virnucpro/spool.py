@@ -36,8 +36,9 @@ def is_regular_file(path: str) -> bool:
     return path != "-" and stat.S_ISREG(os.stat(path).st_mode)
 
 
-def open_input(given: str, out_dir: Path) -> InputSource:
-    """A re-readable source for `given`: the file itself, or a hashed copy in `out_dir` for streams.
+def open_input(given: str, out_dir: Path, index: int = 0) -> InputSource:
+    """A re-readable source for `given`: the file itself, or a hashed copy in `out_dir` for streams
+    (`.input.spool`, then `.input.spool.2`, ... for the run's `index`-th input).
 
     Raises:
         InputError: the path is empty, missing or a directory.
@@ -45,7 +46,7 @@ def open_input(given: str, out_dir: Path) -> InputSource:
     check_input_path(given)
     if is_regular_file(given):
         return InputSource(given, given, os.path.getsize(given), sha256_file(Path(given)), spooled=False)
-    target = out_dir / SPOOLED_NAME
+    target = out_dir / (SPOOLED_NAME + (f".{index + 1}" if index else ""))
     try:
         size, digest = _copy_hashing(given, target)
     except BaseException:

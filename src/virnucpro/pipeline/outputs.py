@@ -70,4 +70,4 @@ class OutputPaths:
     def everything_written(self) -> list[Path]:
         """Every file and folder a predict run may leave (what --force removes); not the lock file."""
         return [*self.results(), self.run_info, self.log, *self.prepare_files(), self.units, self.embeddings,
-                self.root / ".stdin_input", self.root / SPOOLED_NAME]
+                self.root / ".stdin_input", *self.root.glob(SPOOLED_NAME + "*")]

@@ -42,9 +42,9 @@ class HeldDirectory:
     claimed: bool = False
     sources: list[InputSource] = field(default_factory=list)
 
-    def open_input(self, given: str) -> InputSource:
-        """The input as a re-readable file (streams are spooled into the directory)."""
-        source = open_input(given, self.out.root)
+    def open_input(self, given: str, index: int = 0) -> InputSource:
+        """Input `index` as a re-readable file (streams are spooled into the directory)."""
+        source = open_input(given, self.out.root, index)
         self.sources.append(source)
         return source
 

@@ -1,0 +1,103 @@
+"""Unaligned BAM (uBAM, as sequencing centres deliver reads): (ids, seqs) groups from the decompressed stream.
+
+dnaio reads only single-end uBAM (every flag = 4); Illumina uBAMs hold mate pairs (flags 77/141, same
+name), so the records are parsed here: a struct unpack per record, sequences decoded per block with
+numpy. Unmapped records of any kind are read; a mapped record means an aligned BAM, which is refused
+(its reverse-strand reads are stored reverse-complemented, secondary alignments repeat reads).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import numpy as np
+
+MAGIC = b"BAM\x01"
+_FIXED = struct.Struct("<IiiBBHHHIiii")  # block_size ... tlen: the 36 bytes before the read name
+_UNMAPPED = 0x4
+_LETTERS = np.frombuffer(b"=ACMGRSVTWYHKDBN", dtype=np.uint8)  # 4-bit BAM base codes -> IUPAC letters
+
+
+class BamError(ValueError):
+    """The BAM stream is malformed, truncated or aligned."""
+
+
+def bam_groups(stream, size: int, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, seqs) groups of the records of a decompressed BAM stream, about one group per `block` bytes.
+
+    Raises:
+        BamError: bad magic, truncated header or record, a mapped record, a non-ASCII read name.
+    """
+    _skip_header(stream)
+    pending, n = b"", 0
+    while data := stream.read(block):
+        buf = pending + data if pending else data
+        ids, seqs, used = _parse_records(buf, n)
+        n += len(ids)
+        pending = buf[used:]
+        for at in range(0, len(ids), size):
+            yield ids[at:at + size], seqs[at:at + size]
+    if pending:
+        raise BamError(f"truncated BAM: record {n + 1} is incomplete at the end of the file")
+
+
+def _read_exact(stream, n: int, what: str) -> bytes:
+    data = stream.read(n)
+    if len(data) < n:
+        raise BamError(f"truncated BAM header ({what})")
+    return data
+
+
+def _skip_header(stream) -> None:
+    if _read_exact(stream, 4, "magic") != MAGIC:
+        raise BamError("not a BAM file (no BAM magic after decompression)")
+    (l_text,) = struct.unpack("<I", _read_exact(stream, 4, "text length"))
+    _read_exact(stream, l_text, "text")
+    (n_ref,) = struct.unpack("<I", _read_exact(stream, 4, "reference count"))
+    for _ in range(n_ref):
+        (l_name,) = struct.unpack("<I", _read_exact(stream, 4, "reference name length"))
+        _read_exact(stream, l_name + 4, "reference")
+
+
+def _parse_records(buf: bytes, before: int) -> tuple[list[str], list[str], int]:
+    """The whole records in `buf`: IDs, sequences and the bytes they took (the rest is a partial record)."""
+    names: list[bytes] = []
+    packed: list[bytes] = []
+    lengths: list[int] = []
+    off, end = 0, len(buf)
+    while off + 4 <= end:
+        (block_size,) = struct.unpack_from("<I", buf, off)
+        if off + 4 + block_size > end:
+            break
+        _, _, _, l_name, _, _, n_cigar, flag, l_seq, *_ = _FIXED.unpack_from(buf, off)
+        if not flag & _UNMAPPED:
+            raise BamError(f"record {before + len(names) + 1} is mapped (flag {flag}): this is an aligned BAM; give "
+                           "the unaligned BAM, or convert with `samtools fastq`")
+        name_at = off + _FIXED.size
+        seq_at = name_at + l_name + 4 * n_cigar
+        names.append(buf[name_at:name_at + l_name - 1])
+        packed.append(buf[seq_at:seq_at + (l_seq + 1) // 2])
+        lengths.append(l_seq)
+        off += 4 + block_size
+    return _names(names, before), _decode(packed, lengths), off
+
+
+def _names(raw: list[bytes], before: int) -> list[str]:
+    try:
+        return [r.decode("ascii") for r in raw]
+    except UnicodeDecodeError:
+        bad = next(i for i, r in enumerate(raw) if not r.isascii())
+        raise BamError(f"record {before + bad + 1} has a read name with a byte outside ASCII") from None
+
+
+def _decode(packed: list[bytes], lengths: list[int]) -> list[str]:
+    """4-bit packed sequences -> strings, one numpy pass for the whole block."""
+    if not packed:
+        return []
+    codes = np.frombuffer(b"".join(packed), dtype=np.uint8)  # (bytes,) two bases per byte, high nibble first
+    pairs = np.empty((codes.size, 2), dtype=np.uint8)
+    pairs[:, 0], pairs[:, 1] = codes >> 4, codes & 15
+    text = _LETTERS[pairs.reshape(-1)].tobytes().decode("ascii")
+    starts = np.cumsum([0] + [2 * len(p) for p in packed[:-1]]).tolist()
+    return [text[s:s + n] for s, n in zip(starts, lengths)]

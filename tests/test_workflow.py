@@ -72,6 +72,9 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
         assert row[1:] == [str(len(seqs)), *(str(sum(s[-1] == v for s in seqs)) for v in ("virus", "others",
                                                                                           "no_frames")), str(frames)]
 
+    page = (wf / "results" / "summary.html").read_text()
+    assert page.count("<tr><td><a href=") == 2 and 'href="reads/report.html"' in page and "http" not in page
+
     # a failed shard job (its directory and marker gone) under a sample whose merge never ran: only that shard
     # and that merge are redone, and the results come back identical
     shutil.rmtree(wf / "results" / ".virnucpro" / "shards" / "reads" / "2")

@@ -1,4 +1,4 @@
-"""Command-line interface: `virnucpro prepare | predict | merge | workflow | download | benchmark`."""
+"""Command-line interface: `virnucpro prepare | predict | merge | workflow | report | download | benchmark`."""
 
 from __future__ import annotations
 
@@ -186,6 +186,22 @@ def _run_workflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="(re)build report.html of a finished run", formatter_class=DefaultsOnceFormatter,
+                       description="Write DIR/report.html (self-contained: opens offline) from the run's tables and "
+                                   "run_info.json. predict and merge write it themselves; this rebuilds it.")
+    p.add_argument("run_dir", type=Path, metavar="DIR", help="-o directory of a finished predict or merge run")
+    _verbosity(p)
+    p.set_defaults(func=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_report
+
+    cmd_report.run(cmd_report.ReportConfig(run_dir=args.run_dir))
+    return 0
+
+
 def _add_download(sub) -> None:
     p = sub.add_parser("download", help="fetch all models into the cache (for offline compute nodes)",
                        formatter_class=DefaultsOnceFormatter)
@@ -297,6 +313,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_merge(sub)
     _add_workflow(sub)
+    _add_report(sub)
     _add_download(sub)
     _add_benchmark(sub)
     return parser

@@ -14,6 +14,7 @@ from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUEN
 from virnucpro.pipeline.run_info import write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
+from virnucpro.report.page import write_report
 from virnucpro.stopwatch import Clock
 
 log = logging.getLogger("virnucpro")
@@ -49,6 +50,7 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
     if not keep_intermediate:
         shutil.rmtree(out.units, ignore_errors=True)
     _log_summary(out, info)
+    write_report(out.root)  # a view of the finished run: rebuilt by a rerun or `virnucpro report` if lost
 
 
 def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, shard) -> None:

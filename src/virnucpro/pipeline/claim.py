@@ -31,6 +31,10 @@ def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
     if damaged:
         log.warning("%s no longer matches its checksum in run_info.json: recomputing the run", damaged)
         return None
+    if "shard" not in old and not out.report.is_file():
+        from virnucpro.report.page import write_report
+
+        write_report(out.root)
     return old
 
 

@@ -44,6 +44,11 @@ class OutputPaths:
         return self.root / "sequences.tsv"
 
     @property
+    def report(self) -> Path:
+        """report.html: the run at a glance, with pictures (see virnucpro.report)."""
+        return self.root / "report.html"
+
+    @property
     def run_info(self) -> Path:
         return self.root / "run_info.json"
 
@@ -69,5 +74,5 @@ class OutputPaths:
 
     def everything_written(self) -> list[Path]:
         """Every file and folder a predict run may leave (what --force removes); not the lock file."""
-        return [*self.results(), self.run_info, self.log, *self.prepare_files(), self.units, self.embeddings,
+        return [*self.results(), self.run_info, self.report, self.log, *self.prepare_files(), self.units, self.embeddings,
                 self.root / ".stdin_input", *self.root.glob(SPOOLED_NAME + "*")]

@@ -1,0 +1,174 @@
+"""report.html: one self-contained page per finished run (inline CSS, SVG and a few lines of script;
+it loads nothing, so it opens offline and can be mailed as one file)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from html import escape
+from pathlib import Path
+
+from virnucpro import __version__
+from virnucpro.atomic import write_atomic
+from virnucpro.errors import InputError
+from virnucpro.report import aggregate, svg
+from virnucpro.report.style import CSS, SCRIPT, VERDICT_COLORS, verdict_legend
+
+log = logging.getLogger("virnucpro")
+REPORT_NAME = "report.html"
+
+
+def write_report(run_dir: Path) -> Path:
+    """Read the run's run_info.json and tables, write `run_dir/report.html` atomically; returns its path.
+
+    Raises:
+        InputError: the directory holds no finished predict run.
+    """
+    t0 = time.perf_counter()
+    info = _finished_info(run_dir)
+    figs = aggregate.collect(run_dir / "prediction_results.txt", run_dir / "sequences.tsv")
+    target = run_dir / REPORT_NAME
+    write_atomic(target, render(info, figs))
+    log.info("report: %s (%.0f kB, %.2f s)", target, target.stat().st_size / 1e3, time.perf_counter() - t0)
+    return target
+
+
+def _finished_info(run_dir: Path) -> dict:
+    path = run_dir / "run_info.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict) or info.get("status") != "complete" or "shard" in info:
+        raise InputError(f"{str(run_dir)!r} holds no finished predict run (run_info.json missing, unfinished or a "
+                         "shard): finish the run first (or merge the shards), then rerun `virnucpro report`")
+    return info
+
+
+def render(info: dict, figs: aggregate.RunFigures) -> str:
+    """The whole page as text."""
+    sections = [_glance(info, figs), _figures(figs), _top_table(figs), _run_details(info)]
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>virnucpro report</title><style>{CSS}</style></head><body>'
+            f'<header><h1>virnucpro report</h1><p>{escape(_input_names(info))} &middot; virnucpro '
+            f'{escape(str(info.get("versions", {}).get("virnucpro", __version__)))}</p></header>'
+            f'{"".join(sections)}<footer>Made by virnucpro from run_info.json, prediction_results.txt and '
+            f'sequences.tsv. Rebuild with <code>virnucpro report DIR</code>.</footer>'
+            f'<script>{SCRIPT}</script></body></html>\n')
+
+
+def _input_names(info: dict) -> str:
+    desc = info.get("input", {})
+    files = desc.get("files", [desc]) if isinstance(desc, dict) else []
+    names = [Path(str(f.get("path", "?"))).name for f in files]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return shown + (" (paired)" if isinstance(desc, dict) and desc.get("paired") else "")
+
+
+def _glance(info: dict, figs: aggregate.RunFigures) -> str:
+    c = info.get("counts", {})
+    v = figs.verdicts
+    n = max(figs.sequences, 1)
+    cards = [("records", c.get("records", 0)), ("sequences", figs.sequences), ("chunks", c.get("chunks", 0)),
+             ("frames", figs.frames)]
+    cards += [(f"called {k.replace('_', ' ')}", v.get(k, 0)) for k in VERDICT_COLORS]
+    cells = "".join(f'<div class="card" data-key="{escape(k)}"><b>{val:,}</b><span>{escape(k)}'
+                    f'{_share(val, n) if k.startswith("called") else ""}</span></div>' for k, val in cards)
+    mix = svg.stacked_bar([(k, v.get(k, 0), col) for k, col in VERDICT_COLORS.items()], width=480)
+    total = info.get("seconds", {}).get("total", 0)
+    return (f'<section id="glance"><h2>At a glance</h2><div class="cards">{cells}</div>'
+            f'<p class="mix">{mix} {verdict_legend()}</p><p class="note">{c.get("empty_records_skipped", 0):,} empty '
+            f'record(s) skipped; {c.get("bases", 0):,} bp; device {escape(str(info.get("device", "?")))}, '
+            f'{escape(str(info.get("precision", "?")))}; {total:,.1f} s in all.</p></section>')
+
+
+def _share(val: int, n: int) -> str:
+    return f" ({100 * val / n:.1f}%)"
+
+
+
+def _figures(figs: aggregate.RunFigures) -> str:
+    e = aggregate.SCORE_EDGES.tolist()
+    score_colors = [VERDICT_COLORS["virus"] if a >= 0.5 else VERDICT_COLORS["others"] for a in e[:-1]]
+    frames = svg.histogram(e, figs.frame_scores.tolist(), "frame virus score (score2)", "frames", score_colors,
+                           "Frame virus scores")
+    fe = aggregate.FRACTION_EDGES.tolist()
+    frac_colors = [VERDICT_COLORS["virus"] if a >= 0.5 else VERDICT_COLORS["others"] for a in fe[:-1]]
+    fractions = svg.histogram(fe, figs.fractions.tolist(), "share of a sequence's chunks called viral", "sequences",
+                              frac_colors, "Per-sequence viral fractions")
+    lo, hi = figs.length_range()
+    grid = figs.length_score[lo:hi].tolist()
+    scatter = svg.heatmap(aggregate.LOG_LENGTH_EDGES[lo:hi + 1].tolist(), aggregate.BEST_SCORE_EDGES.tolist(), grid,
+                          "sequence length (bp)", "best frame virus score", "Length against best virus score")
+    return ('<section id="figures"><h2>Scores</h2><div class="grid">'
+            f'{_figure(frames, "Frame virus scores", f"{figs.frames:,} frames; red: called virus (score2 >= 0.5).")}'
+            f'{_figure(fractions, "Viral fraction per sequence", "Sequences with at least one frame; the verdict is virus from 0.5.")}'
+            f'{_figure(scatter, "Length against best virus score", "Sequences with frames, binned; colour: count (log scale).")}'
+            '</div></section>')
+
+
+def _figure(chart: str, title: str, caption: str) -> str:
+    return f'<figure><figcaption><b>{escape(title)}</b> {escape(caption)}</figcaption>{chart}</figure>'
+
+
+def _top_table(figs: aggregate.RunFigures) -> str:
+    head = "".join(f'<th data-type="{"text" if k in ("seq_id", "verdict") else "num"}">{escape(k)}</th>'
+                   for k in aggregate.SEQUENCE_COLUMNS)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(_short(x))}</td>" for x in r) + "</tr>" for r in figs.top)
+    empty = "" if figs.top else f'<tr><td colspan="{len(aggregate.SEQUENCE_COLUMNS)}">no sequence kept a frame</td></tr>'
+    return (f'<section id="top"><h2>Top-scoring sequences</h2><p class="note">The {len(figs.top)} sequences with the '
+            f'highest best-frame virus score (all of them are in sequences.tsv); click a column to sort.</p>'
+            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}{empty}</tbody></table></section>')
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _run_details(info: dict) -> str:
+    seconds = [(k.replace("_", " "), float(s)) for k, s in info.get("seconds", {}).items() if k != "total" and s]
+    stages = svg.hbars(seconds, "s", "Time per stage") if seconds else "<p>no timings recorded</p>"
+    return (f'<section id="run"><h2>Run</h2><div class="grid"><figure><figcaption><b>Time per stage</b> '
+            f'{info.get("seconds", {}).get("total", 0):,.1f} s in all</figcaption>{stages}</figure>'
+            f'{_kv_table("Parameters", info.get("parameters", {}))}</div>'
+            f'{_models_table(info.get("models", {}))}{_inputs_table(info.get("input", {}))}'
+            f'{_devices_table(info.get("devices", []))}'
+            f'{_kv_table("Software", info.get("versions", {}))}'
+            f'<p class="note">Command: <code>{escape(_short(str(info.get("command", "")), 400))}</code></p></section>')
+
+
+def _kv_table(title: str, values: dict) -> str:
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in values.items())
+    return f'<table class="kv"><caption>{escape(title)}</caption>{rows}</table>'
+
+
+def _models_table(models: dict) -> str:
+    rows = []
+    for name, m in models.items():
+        if not isinstance(m, dict):
+            rows.append(f"<tr><td>{escape(name)}</td><td colspan=2>{escape(str(m))}</td></tr>")
+            continue
+        digest = "; ".join(f"{escape(f)} {escape(h)}" for f, h in (m.get("sha256") or {}).items())
+        ref = m.get("ref") or m.get("path", "")
+        rows.append(f"<tr><td>{escape(name)}</td><td>{escape(str(ref))}</td><td class='hash'>{digest}</td></tr>")
+    return (f'<table class="wide"><caption>Models (sha256 of every weight file)</caption><tr><th>model</th>'
+            f'<th>from</th><th>sha256</th></tr>{"".join(rows)}</table>')
+
+
+def _inputs_table(desc: dict) -> str:
+    files = desc.get("files", [desc]) if isinstance(desc, dict) else []
+    rows = "".join(f"<tr><td>{escape(str(f.get('path', '')))}</td><td>{int(f.get('bytes', 0)):,}</td>"
+                   f"<td class='hash'>{escape(str(f.get('sha256', '')))}</td></tr>" for f in files)
+    return (f'<table class="wide"><caption>Input</caption><tr><th>file</th><th>bytes</th><th>sha256</th></tr>'
+            f'{rows}</table>')
+
+
+def _devices_table(devices: list) -> str:
+    if not devices:
+        return ""
+    keys = [k for k in devices[0] if not isinstance(devices[0][k], (dict, list))]
+    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(str(d.get(k, '')))}</td>" for k in keys) + "</tr>" for d in devices)
+    return f'<table class="wide"><caption>Devices</caption><tr>{head}</tr>{rows}</table>'

@@ -1,0 +1,67 @@
+"""The workflow's summary of many samples: summary.tsv and summary.html (one row and one small picture each)."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from virnucpro.atomic import write_atomic
+from virnucpro.report import aggregate, svg
+from virnucpro.report.style import CSS, SCRIPT, VERDICT_COLORS, verdict_legend
+
+SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\n"
+
+
+def write_summary(out_dir: Path, samples: list[str]) -> None:
+    """OUT/summary.tsv and OUT/summary.html from each OUT/{sample}/ run (written atomically)."""
+    rows = []
+    for sample in samples:
+        run = Path(out_dir) / sample
+        info = json.loads((run / "run_info.json").read_text())
+        figs = aggregate.collect(run / "prediction_results.txt", run / "sequences.tsv")
+        rows.append((sample, info["counts"], figs))
+    write_atomic(Path(out_dir) / "summary.tsv", SUMMARY_HEADER + "".join(_tsv_row(s, c) for s, c, _ in rows))
+    write_atomic(Path(out_dir) / "summary.html", render(rows))
+
+
+def _tsv_row(sample: str, counts: dict) -> str:
+    v = counts["sequences_by_verdict"]
+    return f"{sample}\t{counts['records']}\t{v['virus']}\t{v['others']}\t{v['no_frames']}\t{counts['frames']}\n"
+
+
+def render(rows: list[tuple[str, dict, aggregate.RunFigures]]) -> str:
+    head = "".join(f'<th data-type="{t}">{escape(k)}</th>' for k, t in (
+        ("sample", "text"), ("records", "num"), ("virus", "num"), ("others", "num"), ("no frames", "num"),
+        ("frames", "num"), ("% virus", "num"), ("verdicts", "text"), ("frame virus scores", "text")))
+    body = "".join(_row(sample, counts, figs) for sample, counts, figs in rows)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>virnucpro summary</title>'
+            f'<style>{CSS}</style></head><body><header><h1>virnucpro summary</h1><p>{len(rows)} sample(s); '
+            f'each links to its own report</p></header><table class="sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{body}</tbody></table><p class="note">verdicts: {verdict_legend()}; frame virus scores from 0 to 1, '
+            f'red from 0.5 (called virus).</p><footer>Made by virnucpro from each sample\'s run_info.json and '
+            f'tables.</footer><script>{SCRIPT}</script></body></html>\n')
+
+
+def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:
+    v = counts["sequences_by_verdict"]
+    n = max(sum(v.values()), 1)
+    mix = svg.stacked_bar([(k, v.get(k, 0), c) for k, c in VERDICT_COLORS.items()], width=160, height=14)
+    link = f'<a href="{escape(sample)}/report.html">{escape(sample)}</a>'
+    cells = [link, f"{counts['records']:,}", f"{v['virus']:,}", f"{v['others']:,}", f"{v['no_frames']:,}",
+             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", mix, _sparkline(figs)]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _sparkline(figs: aggregate.RunFigures, width: int = 160, height: int = 32) -> str:
+    counts = figs.frame_scores.tolist()
+    top = max(max(counts, default=0), 1)
+    w = width / len(counts)
+    edges = aggregate.SCORE_EDGES.tolist()
+    bars = "".join(f'<rect x="{k * w:.1f}" y="{height - c / top * height:.1f}" width="{w - 0.3:.1f}" '
+                   f'height="{c / top * height:.1f}" fill="{VERDICT_COLORS["virus" if edges[k] >= 0.5 else "others"]}"/>'
+                   for k, c in enumerate(counts) if c)
+    return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
+            f'<title>{figs.frames:,} frame virus scores</title><rect width="{width}" height="{height}" fill="#f6f6f6"/>'
+            f'{bars}</svg>')
+

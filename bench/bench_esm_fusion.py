@@ -27,8 +27,9 @@ def _timeit(fn, iters: int = 10) -> float:
     return (time.perf_counter() - t) / iters
 
 
-def _post_tanh(x, a, out_w, out_b, ln_w, ln_b, eps: float, fc1_w, fc1_b, fc2_w, fc2_b):
+def _post_tanh(x, a, out: tuple, ln_w, ln_b, eps: float, fc1: tuple, fc2: tuple):
     """Variant: fc1 with cuBLASLt's GELU epilogue (tanh approximation: NOT the model's erf GELU)."""
+    (out_w, out_b), (fc1_w, fc1_b), (fc2_w, fc2_b) = out, fc1, fc2
     x = x + F.linear(a.flatten(1), out_w, out_b)
     h = torch._addmm_activation(fc1_b, F.layer_norm(x, (x.shape[1],), ln_w, ln_b, eps), fc1_w.t(), use_gelu=True)
     return x + F.linear(h, fc2_w, fc2_b)
@@ -70,8 +71,8 @@ def main() -> None:
         def run():
             x = x0
             for L in layers:
-                q, k, v = pre(x, cos, sin, *L["ln1"], 1e-5, *L["qkv"], heads)
-                x = post(x, run_planned(q, k, v, plan, scale=1.0), *L["out"], *L["ln2"], 1e-5, *L["fc1"], *L["fc2"])
+                q, k, v = pre(x, cos, sin, *L["ln1"], 1e-5, L["qkv"], heads)
+                x = post(x, run_planned(q, k, v, plan, scale=1.0), L["out"], *L["ln2"], 1e-5, L["fc1"], L["fc2"])
             return x
         return run
 
@@ -94,17 +95,17 @@ def main() -> None:
         torch._dynamo.reset()
         t0 = time.perf_counter()
         if variant == "eager":
-            pre, post = esm2._pre_attention, esm2._post_attention
+            pre, post = esm2.blocks(F.linear)
         elif variant == "default":
-            pre, post = (torch.compile(fn, dynamic=False) for fn in (esm2._pre_attention, esm2._post_attention))
+            pre, post = (torch.compile(fn, dynamic=False) for fn in esm2.blocks(F.linear))
         elif variant.startswith("max-autotune"):
             icfg.max_autotune_gemm_backends = "ATEN,TRITON"
             if variant.endswith("tma"):
                 icfg.triton.enable_persistent_tma_matmul = True
             pre, post = (torch.compile(fn, dynamic=False, mode="max-autotune-no-cudagraphs")
-                         for fn in (esm2._pre_attention, esm2._post_attention))
+                         for fn in esm2.blocks(F.linear))
         elif variant == "tanh-epilogue":
-            pre, post = (torch.compile(fn, dynamic=False) for fn in (esm2._pre_attention, _post_tanh))
+            pre, post = (torch.compile(fn, dynamic=False) for fn in (esm2.blocks(F.linear)[0], _post_tanh))
         else:
             raise SystemExit(f"unknown variant {variant}")
         run = stack(pre, post)

@@ -1,4 +1,4 @@
-"""Command-line interface: `virnucpro prepare | predict | merge | workflow | report | download | benchmark`."""
+"""Command-line interface: `virnucpro prepare | predict | merge | workflow | report | check-precision | download | benchmark`."""
 
 from __future__ import annotations
 
@@ -97,12 +97,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="classify reads/contigs as viral or not (the whole method)",
-                       formatter_class=DefaultsOnceFormatter,
-                       description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
-                                   "Resumable: rerun the same command after an interruption.")
-    _input_args(p)
+def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
     p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="classifier .pth/.safetensors (default: the published one "
@@ -112,6 +107,51 @@ def _add_predict(sub) -> None:
     p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
+
+
+def _model_refs(args: argparse.Namespace):
+    from virnucpro.model_store import ModelRefs
+
+    return ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier,
+                     revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
+
+
+def _add_check_precision(sub) -> None:
+    p = sub.add_parser("check-precision", help="measure how much --precision fp8 changes results on your data",
+                       formatter_class=DefaultsOnceFormatter,
+                       description="Embed a deterministic sample of the input's chunks with fp16 and with the fast "
+                                   "mode, using your models, and report embedding cosine, score differences and "
+                                   "changed calls, with a verdict. Results go to stdout.")
+    _input_args(p)
+    _model_args(p)
+    p.add_argument("--precision", choices=["fp8"], default="fp8", help="the fast mode to check against fp16")
+    p.add_argument("--frames", type=positive_int, default=4000, help="frames to compare (whole chunks, spread "
+                   "evenly over the input)")
+    p.add_argument("--device", type=device_arg, default="auto", help="the GPU to use (auto: the first one torch sees)")
+    p.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the report as JSON here")
+    p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression; 0 = every core "
+                   "this job may use")
+    _verbosity(p)
+    p.set_defaults(func=_run_check_precision)
+
+
+def _run_check_precision(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_check_precision
+
+    cmd_check_precision.run(cmd_check_precision.CheckConfig(
+        inputs=args.inputs, paired=args.paired, chunk_size=args.chunk_size, models=_model_refs(args),
+        model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
+        frames=args.frames, threads=args.threads, json_out=args.json_out))
+    return 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="classify reads/contigs as viral or not (the whole method)",
+                       formatter_class=DefaultsOnceFormatter,
+                       description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
+                                   "Resumable: rerun the same command after an interruption.")
+    _input_args(p)
+    _model_args(p)
     p.add_argument("--device", type=device_arg, default="auto", help="auto (every GPU torch sees, i.e. "
                    "CUDA_VISIBLE_DEVICES; else the CPU), cpu, cuda, cuda:N, or a comma-separated list: one worker per "
                    "entry (cuda:0,cuda:1; cpu,cpu)")
@@ -119,8 +159,10 @@ def _add_predict(sub) -> None:
                    "run's work units (one cluster job each); `virnucpro merge` joins the shard directories")
     p.add_argument("--worker-timeout", type=positive_int, default=600, help="seconds a busy device worker may stay "
                    "silent before the run stops (a hung GPU)")
-    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
-                   help="auto = fp16 on GPU, fp32 on CPU")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16", "fp8"], default="auto",
+                   help="auto = fp16 on GPU, fp32 on CPU; fp8 (opt-in, GPUs with FP8 tensor cores): ESM-2's linear "
+                   "layers as FP8 matrix products, ~1.4x faster; check it on your data with `virnucpro "
+                   "check-precision`")
     p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
                    "(default: from free GPU memory); DNABERT-S uses 4x")
     p.add_argument("--unit-frames", type=int, default=0, help="frames per committed work unit (resume "
@@ -136,10 +178,8 @@ def _add_predict(sub) -> None:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from virnucpro import cmd_predict
-    from virnucpro.model_store import ModelRefs
 
-    refs = ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier,
-                     revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
+    refs = _model_refs(args)
     bt = args.batch_tokens or 0
     cfg = cmd_predict.PredictConfig(
         inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size, models=refs,
@@ -240,6 +280,10 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--devices", type=device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
                    "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
     p.add_argument("--reads-per-device", type=positive_int, default=200_000, help="W150 reads per device for --devices")
+    p.add_argument("--fp8", action="store_true", help="instead: the fp8 fast mode against fp16 (ESM-2 3B tokens/s on "
+                   "W500, W150 and mixed frames, predict end to end, agreement on random weights); --encoder-frames "
+                   "and --e2e-reads then default to 12000 and 50000")
+    p.add_argument("--fp8-parts", default="agreement,encoders,e2e", help="with --fp8: which parts to measure")
     p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"), help="where the result JSON goes")
     _verbosity(p)
     p.set_defaults(func=_run_benchmark)
@@ -255,6 +299,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         return _run_scaling(args)
     if not torch.cuda.is_available():
         raise InputError("the benchmark needs a CUDA GPU and torch sees none: run it on a GPU node")
+    if args.fp8:
+        return _run_fp8_benchmark(args)
     bt = args.batch_tokens
     benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames, baseline_frames=args.baseline_frames,
                                         e2e_reads=args.e2e_reads, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
@@ -277,6 +323,23 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"virnucpro: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _run_fp8_benchmark(args: argparse.Namespace) -> int:
+    from virnucpro.benchmark import _commit
+    from virnucpro.benchmark_fp8 import Fp8BenchConfig, run_fp8
+    from virnucpro.cmd_predict import check_fp8
+
+    check_fp8(["cuda"])
+    cfg = Fp8BenchConfig(parts=[x for x in args.fp8_parts.split(",") if x])
+    if args.out != Path("bench/results/gpu.json"):  # the other benchmark's defaults: keep this one's
+        cfg.out = args.out
+    if args.encoder_frames != 40_000:
+        cfg.encoder_frames = args.encoder_frames
+    if args.e2e_reads != 200_000:
+        cfg.e2e_reads = args.e2e_reads
+    run_fp8(cfg, _commit(), " ".join(sys.argv))
+    return 0
 
 
 def _run_scaling(args: argparse.Namespace) -> int:
@@ -314,6 +377,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_merge(sub)
     _add_workflow(sub)
     _add_report(sub)
+    _add_check_precision(sub)
     _add_download(sub)
     _add_benchmark(sub)
     return parser

@@ -196,11 +196,28 @@ def _write_intermediate_fasta(sources: list[InputSource], cfg: PredictConfig, ou
 
 
 def _devices_and_precision(cfg: PredictConfig) -> tuple[list[str], str]:
+    """Resolved devices and precision; `fp8` only where every device has FP8 tensor cores.
+
+    Raises:
+        InputError: --precision fp8 on a device without FP8 tensor cores.
+    """
     devices = resolve_devices(parse_devices(cfg.device))
     precision = cfg.precision
     if precision == "auto":
         precision = "fp16" if devices[0].startswith("cuda") else "fp32"
+    if precision == "fp8":
+        check_fp8(devices)
     return devices, precision
+
+
+def check_fp8(devices: list[str]) -> None:
+    """Raises InputError naming the first device that cannot run `--precision fp8`."""
+    from virnucpro.models.fp8 import fp8_problem
+
+    for d in devices:
+        if (problem := fp8_problem(d)) is not None:
+            raise InputError(f"--precision fp8 needs FP8 tensor cores, but {problem}: drop --precision fp8, or run on "
+                             "such a GPU")
 
 
 def _worker_configs(cfg: PredictConfig, devices: list[str], precision: str, paths: ModelPaths | None,

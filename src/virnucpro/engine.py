@@ -37,6 +37,7 @@ class EngineConfig:
     attention: str = "auto"
     compile: bool = False
     fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
+    esm_linear: str = "plain"  # ESM-2's linear layers: plain, fp8 (--precision fp8) or fp8_reference (tests)
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -117,6 +118,11 @@ class Embedder:
         self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
         self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
         self.dnabert.attention_pad_to = cfg.dnabert_batch_tokens  # one compiled FlexAttention shape
+        if cfg.esm_linear != "plain":
+            from virnucpro.models.fp8 import quantize_esm
+
+            quantize_esm(self.esm)  # weights quantised once, here; the fp16 ones stay for check-precision
+            self.esm.use_linear(cfg.esm_linear)
         if cfg.compile:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()

@@ -8,6 +8,8 @@ only within a sequence, and optionally add a symmetric ALiBi bias -slope_h * |i 
   any dtype; the CPU default).
 * `varlen`: `torch.nn.attention.varlen.varlen_attn` (flash, CUDA fp16/bf16, no bias) for ESM-2.
 * `flex`: compiled FlexAttention with a document mask and an ALiBi score_mod (CUDA) for DNABERT.
+
+It also chooses the kernel of ESM-2's linear layers (`choose_linear`): plain, or FP8 tensor cores.
 """
 
 from __future__ import annotations
@@ -19,6 +21,22 @@ import torch
 import torch.nn.functional as F
 
 BACKENDS = ("auto", "reference", "sdpa", "varlen", "flex")
+LINEAR_KINDS = ("plain", "fp8", "fp8_reference")
+
+
+def choose_linear(kind: str):
+    """The matrix-product kernel of ESM-2's linear layers, called as `linear(x, *weights)`.
+
+    * `plain`: `F.linear(x, weight, bias)` in the model's dtype (the default, every precision).
+    * `fp8`: FP8 tensor-core GEMM, rowwise scales (`--precision fp8`; see models/fp8.py).
+    * `fp8_reference`: the same quantisation with fp32 products (the specification; CPU tests).
+    """
+    assert kind in LINEAR_KINDS, kind
+    if kind == "plain":
+        return F.linear
+    from virnucpro.models import fp8
+
+    return fp8.scaled_linear if kind == "fp8" else fp8.reference_linear
 
 
 def alibi_slopes(num_heads: int) -> list[float]:

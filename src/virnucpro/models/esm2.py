@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virnucpro.models.attention import plan_attention, run_planned
+from virnucpro.models.attention import choose_linear, plan_attention, run_planned
 from virnucpro.models.packing import PackedBatch, segment_mean
 
 MASK_ID = 32
@@ -63,28 +63,47 @@ class ESMLayer(nn.Module):
         self.fc2 = nn.Linear(cfg.ffn_dim, d)
         # inv_freq comes from the checkpoint (it was stored after an fp16 round trip in training)
         self.compiled = False
+        self.linear = "plain"  # plain | fp8 | fp8_reference: see attention.choose_linear
+        self.fp8: dict[str, tuple[torch.Tensor, ...]] = {}  # FP8 weights of the linears, from fp8.quantize_esm
         self.register_buffer("inv_freq", 1.0 / 10000 ** (torch.arange(0, cfg.head_dim, 2).float() / cfg.head_dim))
 
     def pre_attention(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         """LayerNorm, fused q|k|v, q scaling and rotary (in fp32). x (T, D) -> q, k, v (T, H, Dh)."""
         n = self.attn_norm
-        return kernels(self.compiled)[0](x, cos, sin, n.weight, n.bias, n.eps, self.qkv.weight, self.qkv.bias,
-                                         self.heads)
+        return kernels(self.compiled, self.linear)[0](x, cos, sin, n.weight, n.bias, n.eps, self.weights("qkv"),
+                                                      self.heads)
 
     def post_attention(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Output projection + residual, then the pre-LN MLP block with exact (erf) GELU. (T, D)"""
         n = self.ffn_norm
-        return kernels(self.compiled)[1](x, a, self.out_proj.weight, self.out_proj.bias, n.weight, n.bias, n.eps,
-                                         self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
+        return kernels(self.compiled, self.linear)[1](x, a, self.weights("out_proj"), n.weight, n.bias, n.eps,
+                                                      self.weights("fc1"), self.weights("fc2"))
+
+    def weights(self, name: str) -> tuple[torch.Tensor, ...]:
+        """Arguments of the chosen linear kernel after x: (weight, bias), or FP8's (wq, scale, bias)."""
+        if self.linear == "plain":
+            lin = getattr(self, name)
+            return lin.weight, lin.bias
+        return self.fp8[name]
 
 
-def _pre_attention(x, cos, sin, ln_w, ln_b, eps: float, qkv_w, qkv_b, heads: int):
-    T, d = x.shape
-    head_dim = d // heads
-    q, k, v = F.linear(F.layer_norm(x, (d,), ln_w, ln_b, eps), qkv_w, qkv_b).view(T, 3, heads, head_dim).unbind(1)
-    # fair-esm scales q before the rotary embedding; rotation is linear, so the scale folds into the tables
-    scale = head_dim ** -0.5
-    return _rotate(q, cos * scale, sin * scale), _rotate(k, cos, sin), v
+def blocks(linear):
+    """(pre_attention, post_attention) around the linear kernel `linear(x, *weights)`."""
+
+    def pre_attention(x, cos, sin, ln_w, ln_b, eps: float, qkv: tuple, heads: int):
+        T, d = x.shape
+        head_dim = d // heads
+        q, k, v = linear(F.layer_norm(x, (d,), ln_w, ln_b, eps), *qkv).view(T, 3, heads, head_dim).unbind(1)
+        # fair-esm scales q before the rotary embedding; rotation is linear, so the scale folds into the tables
+        scale = head_dim ** -0.5
+        return _rotate(q, cos * scale, sin * scale), _rotate(k, cos, sin), v
+
+    def post_attention(x, a, out: tuple, ln_w, ln_b, eps: float, fc1: tuple, fc2: tuple):
+        x = x + linear(a.flatten(1), *out)
+        h = F.gelu(linear(F.layer_norm(x, (x.shape[1],), ln_w, ln_b, eps), *fc1))  # exact (erf) GELU
+        return x + linear(h, *fc2)
+
+    return pre_attention, post_attention
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -93,18 +112,13 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).to(x.dtype)
 
 
-def _post_attention(x, a, out_w, out_b, ln_w, ln_b, eps: float, fc1_w, fc1_b, fc2_w, fc2_b):
-    x = x + F.linear(a.flatten(1), out_w, out_b)
-    h = F.gelu(F.linear(F.layer_norm(x, (x.shape[1],), ln_w, ln_b, eps), fc1_w, fc1_b))  # exact (erf) GELU
-    return x + F.linear(h, fc2_w, fc2_b)
-
-
-@functools.lru_cache(maxsize=2)
-def kernels(compiled: bool):
-    """(pre_attention, post_attention): module-free so one compilation serves every layer."""
+@functools.lru_cache(maxsize=8)
+def kernels(compiled: bool, linear: str = "plain"):
+    """(pre_attention, post_attention) for a linear kind: module-free so one compilation serves every layer."""
+    pre, post = blocks(choose_linear(linear))
     if not compiled:
-        return _pre_attention, _post_attention
-    return (torch.compile(_pre_attention, dynamic=False), torch.compile(_post_attention, dynamic=False))
+        return pre, post
+    return torch.compile(pre, dynamic=False), torch.compile(post, dynamic=False)
 
 
 def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,6 +166,12 @@ class ESM2(nn.Module):
         for layer in self.layers:
             layer.compiled = True
         self.compiled = True
+
+    def use_linear(self, kind: str) -> None:
+        """Run the linear layers as `kind` (plain, or fp8 / fp8_reference after `fp8.quantize_esm`)."""
+        assert kind == "plain" or all(layer.fp8 for layer in self.layers), "quantize_esm first"
+        for layer in self.layers:
+            layer.linear = kind
 
     def embed(self, batch: PackedBatch) -> torch.Tensor:
         """Token embeddings with ESM-2's inference-time token dropout scaling. (T, D)"""

@@ -66,13 +66,14 @@ def load_models(cfg: WorkerConfig):
 
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[cfg.precision]
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[cfg.precision]
     dnabert, tokenizer, esm, classifier = _models(cfg)
     esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
     compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
     ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
                         esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
-                        dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens)
+                        dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
+                        esm_linear="fp8" if cfg.precision == "fp8" else "plain")
     embedder = Embedder(dnabert, tokenizer, esm, ecfg)
     if classifier.hidden_layer.in_features != embedder.feature_dim:
         raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "

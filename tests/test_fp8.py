@@ -31,11 +31,11 @@ def test_reference_fp8_linear_approximates_the_plain_product():
     torch.manual_seed(1)
     x, w, b = torch.randn(33, 64), torch.randn(48, 64) * 0.05, torch.randn(48) * 0.1
     wq, ws = fp8.quantize_weight(w)
-    got = choose_linear("fp8_reference")(x, wq, ws, b.to(torch.bfloat16))
+    got = fp8.reference_linear(x, wq, ws, b.to(torch.bfloat16))
     want = F.linear(x, w, b)
     assert got.shape == want.shape and got.dtype == x.dtype
     assert float((got - want).norm() / want.norm()) < 0.05
-    assert choose_linear("plain") is F.linear
+    assert choose_linear("plain") is F.linear and choose_linear("fp8_reference")(x, w, b).equal(F.linear(x, w, b))
 
 
 def test_fp8_reference_esm_is_close_to_plain_and_the_switch_is_clean(tiny_models):

@@ -36,7 +36,7 @@ def choose_linear(kind: str):
         return F.linear
     from virnucpro.models import fp8
 
-    return fp8.scaled_linear if kind == "fp8" else fp8.reference_linear
+    return fp8.mixed_linear if kind == "fp8" else fp8.mixed_reference  # a layer's unquantised linears stay plain
 
 
 def alibi_slopes(num_heads: int) -> list[float]:

@@ -81,7 +81,7 @@ class ESMLayer(nn.Module):
 
     def weights(self, name: str) -> tuple[torch.Tensor, ...]:
         """Arguments of the chosen linear kernel after x: (weight, bias), or FP8's (wq, scale, bias)."""
-        if self.linear == "plain":
+        if self.linear == "plain" or name not in self.fp8:
             lin = getattr(self, name)
             return lin.weight, lin.bias
         return self.fp8[name]

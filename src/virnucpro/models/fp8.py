@@ -11,6 +11,7 @@ tensor-core path is tested against (and what CPU tests run).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 E4M3 = torch.float8_e4m3fn
 E4M3_MAX = 448.0  # largest finite e4m3 value
@@ -51,6 +52,17 @@ def scaled_linear(x: torch.Tensor, wq: torch.Tensor, w_scale: torch.Tensor, bias
     return out.to(x.dtype).reshape(*lead, wq.shape[0])  # (..., N)
 
 
+def mixed_linear(x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    """`linear(x, *weights)` of a layer whose linears may be partly quantised: (weight, bias) runs as
+    F.linear, (wq, scale, bias) on FP8 tensor cores (decided while tracing: no cost at run time)."""
+    return F.linear(x, *weights) if len(weights) == 2 else scaled_linear(x, *weights)
+
+
+def mixed_reference(x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    """`mixed_linear` with the reference FP8 product."""
+    return F.linear(x, *weights) if len(weights) == 2 else reference_linear(x, *weights)
+
+
 def reference_linear(x: torch.Tensor, wq: torch.Tensor, w_scale: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The same quantisation as `scaled_linear`, the product in fp32 (then rounded to bf16 as the kernel does)."""
     lead, k = x.shape[:-1], x.shape[-1]
@@ -59,14 +71,14 @@ def reference_linear(x: torch.Tensor, wq: torch.Tensor, w_scale: torch.Tensor, b
     return out.to(torch.bfloat16).to(x.dtype).reshape(*lead, wq.shape[0])
 
 
-def quantize_esm(esm: torch.nn.Module) -> None:
-    """Give every ESM-2 layer FP8 copies of its linear weights, `layer.fp8[name] = (wq, scale, bf16 bias)`.
+def quantize_esm(esm: torch.nn.Module, names: tuple[str, ...] = LINEARS) -> None:
+    """Give every ESM-2 layer FP8 copies of the linear weights `names`, `layer.fp8[name] = (wq, scale, bf16 bias)`.
 
     The fp16 weights stay, so the layer can switch between the paths (`check-precision` compares them).
     """
     for layer in esm.layers:
         layer.fp8 = {}
-        for name in LINEARS:
+        for name in names:
             lin = getattr(layer, name)
             wq, scale = quantize_weight(lin.weight.detach())
             layer.fp8[name] = (wq, scale, lin.bias.detach().to(torch.bfloat16))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from virnucpro.models import esm2, fp8
 
-SUBSETS = {"all4": fp8.LINEARS, "no_qkv": ("out_proj", "fc1", "fc2"), "no_out": ("qkv", "fc1", "fc2"),
+SUBSETS = {"all4": fp8.LINEARS, "no_out_fc2": ("qkv", "fc1"), "no_qkv": ("out_proj", "fc1", "fc2"), "no_out": ("qkv", "fc1", "fc2"),
            "no_fc1": ("qkv", "out_proj", "fc2"), "no_fc2": ("qkv", "out_proj", "fc1"), "ffn": ("fc1", "fc2"),
            "attn": ("qkv", "out_proj")}
 
@@ -73,6 +73,9 @@ def main() -> None:
         fp8.quantize_esm(low.esm, subset)
         low.esm.use_linear("fp8")
         rows[f"fp8 {name}"] = _cosine(embed(low, t, ids), want)
+    fp8.quantize_esm(low.esm, correct_bias=False)
+    low.esm.use_linear("fp8")
+    rows["fp8 all4 no_bias_correction"] = _cosine(embed(low, t, ids), want)
     original = fp8.scaled_linear
     for name, fn in (("bias_after", _bias_after), ("act_only", _act_only), ("weight_only", _weight_only)):
         fp8.quantize_esm(low.esm)
@@ -116,9 +119,17 @@ def main() -> None:
             speed[f"{variant} {wl}"] = {"tokens_per_s": round(n_tok / sec), "frames": len(i),
                                         "tflops": round(b.esm_flops([len(x) for x in tk.protein], engine.esm.cfg) / sec / 1e12, 1)}
             print(f"{variant:6} {wl:6} {n_tok / sec:>10,.0f} tok/s", flush=True)
+    fp8.quantize_esm(engine.esm)
+    engine.esm.use_linear("fp8")
+    i, n, p = work["W500"]
+    tk = engine.tokenize(i, n, p)
+    profile = b.profile_batch(engine, "esm", tk.protein, i, budget, top=14)
+    for row in profile:
+        print(f"profile fp8 all4: {row['pct']:5.1f}% {row['calls']:5d} x {row['kernel']}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                                              "agreement_to_fp32": rows, "speed": speed}, indent=2))
+                                              "agreement_to_fp32": rows, "speed": speed,
+                                              "profile_fp8_all4_W500": profile}, indent=2))
 
 
 if __name__ == "__main__":

@@ -71,12 +71,9 @@ def reference_linear(x: torch.Tensor, wq: torch.Tensor, w_scale: torch.Tensor, b
     return out.to(torch.bfloat16).to(x.dtype).reshape(*lead, wq.shape[0])
 
 
-def quantize_esm(esm: torch.nn.Module, names: tuple[str, ...] = LINEARS, correct_bias: bool = True) -> None:
+def quantize_esm(esm: torch.nn.Module, names: tuple[str, ...] = LINEARS) -> None:
     """Give every ESM-2 layer FP8 copies of the linear weights `names`, `layer.fp8[name] = (wq, scale, bf16 bias)`.
 
-    `correct_bias`: qkv and fc1 read a LayerNorm output, whose bias beta is the same for every token, so
-    the rounding error of the weights, dW = W - dequant(Wq), shifts every output by the same dW @ beta;
-    that shift is known at load time and is folded into the bias (data-free bias correction).
     The fp16 weights stay, so the layer can switch between the paths (`check-precision` compares them).
     """
     for layer in esm.layers:
@@ -84,9 +81,4 @@ def quantize_esm(esm: torch.nn.Module, names: tuple[str, ...] = LINEARS, correct
         for name in names:
             lin = getattr(layer, name)
             wq, scale = quantize_weight(lin.weight.detach())
-            bias = lin.bias.detach().float()
-            norm = {"qkv": layer.attn_norm, "fc1": layer.ffn_norm}.get(name)
-            if correct_bias and norm is not None:
-                error = lin.weight.detach().float() - wq.float() * scale.t()  # (N, K)
-                bias = bias + error @ norm.bias.detach().float()
-            layer.fp8[name] = (wq, scale, bias.to(torch.bfloat16))
+            layer.fp8[name] = (wq, scale, lin.bias.detach().to(torch.bfloat16))

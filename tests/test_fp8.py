@@ -115,3 +115,19 @@ def test_scaled_mm_matches_its_reference_on_gpu():
     got = fp8.scaled_linear(x, wq, ws, b).float()
     want = fp8.reference_linear(x, wq, ws, b).float()
     assert float((got - want).norm() / want.norm()) < 5e-3
+
+
+@pytest.mark.gpu
+def test_predict_fp8_on_gpu_completes_and_stays_close_to_fp16(tmp_path, run_cli, model_args, golden_dir):
+    if fp8.fp8_problem("cuda") is not None:
+        pytest.skip("no FP8 tensor cores")
+    for precision in ("fp16", "fp8"):
+        code, _, err = run_cli("predict", golden_dir / "input.fa", "-o", tmp_path / precision, *model_args,
+                               "--device", "cuda", "--precision", precision, "--compile", "off", "-q")
+        assert code == 0, err
+    rows = {p: [ln.split("\t") for ln in (tmp_path / p / "prediction_results.txt").read_text().splitlines()[1:]]
+            for p in ("fp16", "fp8")}
+    assert [r[0] for r in rows["fp16"]] == [r[0] for r in rows["fp8"]]
+    diff = max(abs(float(a[3]) - float(b[3])) for a, b in zip(rows["fp16"], rows["fp8"]))
+    assert 0 < diff < 0.05
+    assert json.loads((tmp_path / "fp8" / "run_info.json").read_text())["precision"] == "fp8"

@@ -44,10 +44,24 @@ def test_pack_bookkeeping():
 
 def test_segment_mean_with_selection():
     x = torch.arange(10, dtype=torch.float32)[:, None]
-    seq_id = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
-    assert segment_mean(x, seq_id, 3).flatten().tolist() == [1.0, 3.5, 7.0]
+    cu = torch.tensor([0, 3, 5, 10], dtype=torch.int32)
+    assert segment_mean(x, cu).flatten().tolist() == [1.0, 3.5, 7.0]
     keep = torch.tensor([0, 1, 0, 1, 1, 0, 1, 1, 1, 0], dtype=torch.bool)
-    assert segment_mean(x, seq_id, 3, keep).flatten().tolist() == [1.0, 3.5, 7.0]
+    assert segment_mean(x, cu, keep).flatten().tolist() == [1.0, 3.5, 7.0]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_segment_mean_is_exact_and_the_same_every_run(device):
+    """Large offsets and many rows: the running-sum differences stay within fp32 rounding of the fp64 truth,
+    and repeated runs give the same bits (CUDA atomics did not)."""
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 400, (300,))
+    cu = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]).to(device)
+    x = (torch.randn(int(lengths.sum()), 64) * 3 + 1000).to(device, torch.float16)
+    got = segment_mean(x, cu)
+    want = torch.stack([x[a:b].double().mean(0) for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())]).float()
+    assert torch.equal(got, want)
+    assert all(torch.equal(got, segment_mean(x, cu)) for _ in range(3))
 
 
 def test_direct_document_block_mask_equals_create_block_mask():

@@ -74,17 +74,24 @@ def from_lengths(tokens: torch.Tensor, lengths: torch.Tensor) -> PackedBatch:
     return PackedBatch(tokens, seq_id, pos, cu, lengths.long(), int(lengths.max()) if n else 0)
 
 
-def segment_mean(x: torch.Tensor, seq_id: torch.Tensor, num_seqs: int,
-                 weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of rows of `x` (T, D) per sequence, accumulated in fp32; `weight` (T,) bool selects rows.
+def segment_mean(x: torch.Tensor, cu_seqlens: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of rows of `x` (T, D) per packed sequence (`cu_seqlens` (N+1,)); `weight` (T,) bool selects rows.
+
+    Deterministic on every device: the sums are differences of a float64 running sum (a scan, the same
+    bits on every run), not atomic adds (`index_add_` on CUDA adds in whatever order threads arrive, so
+    the last bit of a pooled embedding, and then of a score, changed from run to run). float64 keeps
+    the differences exact to ~1e-12 over any batch. No host sync.
 
     Returns:
-        (num_seqs, D) float32.
+        (N, D) float32.
     """
-    xf = x.float()
-    w = weight.float() if weight is not None else torch.ones(len(seq_id), device=x.device)
+    xf = x.double()
     if weight is not None:
-        xf = xf * w[:, None]
-    counts = torch.zeros(num_seqs, device=x.device).index_add_(0, seq_id, w)  # no host sync (unlike bincount)
-    sums = torch.zeros(num_seqs, x.shape[1], device=x.device).index_add_(0, seq_id, xf)  # (N, D)
-    return sums / counts[:, None]
+        xf = xf * weight.double()[:, None]
+    w = weight.double() if weight is not None else torch.ones(x.shape[0], dtype=torch.float64, device=x.device)
+    zero = torch.zeros(1, x.shape[1], dtype=torch.float64, device=x.device)
+    running = torch.cat([zero, xf.cumsum(0)])  # (T+1, D): running[i] = sum of rows before i
+    counts = torch.cat([zero[:, 0], w.cumsum(0)])  # (T+1,)
+    ends, starts = cu_seqlens[1:].long(), cu_seqlens[:-1].long()
+    sums = running[ends] - running[starts]  # (N, D)
+    return (sums / (counts[ends] - counts[starts])[:, None]).float()

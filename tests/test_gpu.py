@@ -78,3 +78,19 @@ def test_two_workers_on_one_gpu_same_bytes_as_one(tmp_path, tiny_models):
                                                   compile="off", progress=False))
     for name in ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_same_run_twice_gives_the_same_bytes(tmp_path, tiny_models):
+    """GPU results do not depend on the order in which threads finish (pooling once used atomic adds)."""
+    from conftest import GOLDEN
+    from virnucpro import cmd_predict
+    from virnucpro.model_store import ModelRefs
+
+    refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
+                     classifier=str(tiny_models.classifier))
+    for name in ("a", "b"):
+        cmd_predict.run(cmd_predict.PredictConfig(inputs=[str(GOLDEN / "input.fa")], output_dir=tmp_path / name,
+                                                  models=refs, offline=True, device="cuda:0", attention="sdpa",
+                                                  compile="off", progress=False))
+    for name in ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

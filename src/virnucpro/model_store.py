@@ -66,6 +66,13 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
     return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command))
 
 
+def resolve_encoders(refs: ModelRefs, home: Path, offline: bool) -> tuple[Path, Path]:
+    """Local paths of DNABERT-S and ESM-2 only (training needs no classifier)."""
+    dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=home / "hub",
+                            allow_patterns=DNABERT_FILES, offline=offline)
+    return dnabert, _resolve_esm(refs, home / "hub", offline, False)
+
+
 def _resolve_esm(refs: ModelRefs, hub: Path, offline: bool, in_download_command: bool) -> Path:
     path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, allow_patterns=ESM_FILES,
                          offline=offline, in_download_command=in_download_command)

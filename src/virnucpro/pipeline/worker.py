@@ -60,6 +60,16 @@ def load_models(cfg: WorkerConfig):
     Raises:
         ModelError: a model does not load, or the classifier does not fit the encoders.
     """
+    dnabert, tokenizer, esm, classifier = _models(cfg)
+    embedder = build_embedder(cfg, dnabert, tokenizer, esm)
+    if classifier.hidden_layer.in_features != embedder.feature_dim:
+        raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "
+                         f"{embedder.feature_dim}: use the classifier trained for these models")
+    return embedder, classifier
+
+
+def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
+    """The embedding engine for loaded encoders on cfg.device, with cfg's precision, kernels and batch sizes."""
     import torch
 
     from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
@@ -67,18 +77,13 @@ def load_models(cfg: WorkerConfig):
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[cfg.precision]
-    dnabert, tokenizer, esm, classifier = _models(cfg)
     esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
     compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
     ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
                         esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
                         dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
                         esm_linear="fp8" if cfg.precision == "fp8" else "plain")
-    embedder = Embedder(dnabert, tokenizer, esm, ecfg)
-    if classifier.hidden_layer.in_features != embedder.feature_dim:
-        raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "
-                         f"{embedder.feature_dim}: use the classifier trained for these models")
-    return embedder, classifier
+    return Embedder(dnabert, tokenizer, esm, ecfg)
 
 
 def _models(cfg: WorkerConfig):

@@ -72,6 +72,26 @@ def histogram(edges: list[float], counts: list[int], x_label: str, y_label: str,
                 _y_axis(f, nice_ticks(0, top), y_label))
 
 
+def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str, y_label: str, title: str) -> str:
+    """Line chart: name -> (xs, ys, colour), with a legend; points carry their value in a <title>."""
+    xs = [x for v in series.values() for x in v[0]] or [0, 1]
+    ys = [y for v in series.values() for y in v[1] if y == y] or [0, 1]  # NaN-free
+    lo, hi = min(ys), max(ys)
+    pad = (hi - lo) * 0.05 or 0.05
+    f = Frame(min(xs), max(max(xs), min(xs) + 1), lo - pad, hi + pad)
+    marks, legend = [], []
+    for k, (name, (px, py, col)) in enumerate(series.items()):
+        pts = [(x, y) for x, y in zip(px, py) if y == y]
+        path = " ".join(f"{f.x(x):.1f},{f.y(y):.1f}" for x, y in pts)
+        marks.append(f'<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.8"/>')
+        marks += [f'<circle cx="{f.x(x):.1f}" cy="{f.y(y):.1f}" r="2" fill="{col}"><title>{escape(name)} at {x:g}: '
+                  f'{y:.4g}</title></circle>' for x, y in pts]
+        legend.append(f'<rect x="{LEFT + 10 + 130 * k}" y="{TOP - 10}" width="10" height="3" fill="{col}"/>'
+                      f'<text x="{LEFT + 24 + 130 * k}" y="{TOP - 5}" class="small">{escape(name)}</text>')
+    return _svg(f, title, marks, legend, _x_axis(f, nice_ticks(f.x0, f.x1), x_label),
+                _y_axis(f, nice_ticks(f.y0, f.y1), y_label, lambda v: f"{v:g}"))
+
+
 def heatmap(x_edges: list[float], y_edges: list[float], grid: list[list[int]], x_label: str, y_label: str,
             title: str, log_x: bool = True) -> str:
     """Counts `grid[i][j]` of x bin i and y bin j as coloured cells (colour ~ log count); x edges in log10."""

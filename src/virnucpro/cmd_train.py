@@ -1,0 +1,178 @@
+"""`virnucpro train`: a classifier for `predict --classifier` from the user's viral and other references.
+
+read and select training frames per input -> embed once per input (cached) -> the original recipe
+-> classifier.safetensors (with its chunk size, encoders, seed, recipe, inputs and metrics),
+metrics.json, virnucpro.log and report.html in -o DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from virnucpro.model_store import ModelRefs, home_dir, resolve_encoders
+from virnucpro.training.frames import ClassFrames, class_frames
+from virnucpro.training.recipe import Recipe, train
+
+log = logging.getLogger("virnucpro")
+CLASSES = (("viral", 1), ("other", 0))
+
+
+@dataclass
+class TrainConfig:
+    """Parameters of `virnucpro train`."""
+
+    viral: list[str]
+    other: list[str]
+    output_dir: Path
+    chunk_size: int = 500
+    models: ModelRefs = field(default_factory=ModelRefs)
+    model_dir: Path | None = None
+    offline: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    max_epochs: int = 200
+    threads: int = 0
+
+
+def run(cfg: TrainConfig) -> dict:
+    """The whole training run; returns the metrics written to DIR/metrics.json."""
+    from virnucpro.cpus import effective_threads
+    from virnucpro.logs import run_log
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.workdir import check_output_dir, held_directory
+
+    out = OutputPaths(Path(cfg.output_dir))
+    check_output_dir(out.root)
+    cfg.threads = effective_threads(cfg.threads)
+    frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
+    dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
+    with held_directory(out) as session:
+        session.claimed = True
+        with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
+            features, labels, encoders = _features(cfg, frames, dnabert, esm, out.root / "features")
+            recipe = Recipe(max_epochs=cfg.max_epochs)
+            model, history = train(features, labels, recipe, cfg.seed)
+            metrics = _metrics(cfg, frames, history, recipe, encoders)
+            _write(out.root, model, metrics)
+    log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
+             metrics["final"]["accuracy"], metrics["final"]["f1"], metrics["final"]["auroc"], history["best_epoch"],
+             out.root / "classifier.safetensors")
+    return metrics
+
+
+def _parameters(cfg: TrainConfig) -> dict:
+    return {"chunk_size": cfg.chunk_size, "seed": cfg.seed, "device": cfg.device, "precision": cfg.precision,
+            "max_epochs": cfg.max_epochs, "viral": cfg.viral, "other": cfg.other}
+
+
+def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, esm: Path, cache: Path):
+    """(N, D) features and (N,) labels of both classes, each class embedded once and cached by its inputs,
+    the encoders and the chunk size (a rerun with another seed or recipe reuses them)."""
+    from virnucpro.hashing import sha256_file, sha256_model
+
+    encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, home_dir(cfg.model_dir) / "hashes.json")},
+                "esm": {"path": str(esm), "sha256": sha256_model(esm, home_dir(cfg.model_dir) / "hashes.json")}}
+    parts, labels, embedder = [], [], None
+    for name, label in CLASSES:
+        inputs = {p: sha256_file(Path(p)) for p in getattr(cfg, name)}
+        key = _cache_key(inputs, encoders, cfg.chunk_size, cfg.precision)
+        path = cache / f"{name}-{key[:16]}.safetensors"
+        feats = _load_cached(path, len(frames[name].ids))
+        if feats is None:
+            embedder = embedder or _embedder(cfg, dnabert, esm)
+            feats = _embed(embedder, frames[name])
+            _save_cached(path, feats, frames[name].ids)
+        else:
+            log.info("--%s: %d frame embeddings reused from %s", name, len(feats), path)
+        parts.append(feats)
+        labels.append(torch.full((len(feats),), label, dtype=torch.long))
+        encoders.setdefault("inputs", {})[name] = inputs
+    return torch.cat(parts), torch.cat(labels), encoders
+
+
+def _cache_key(inputs: dict, encoders: dict, chunk_size: int, precision: str) -> str:
+    import hashlib
+
+    text = json.dumps([sorted(inputs.values()), encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size,
+                       precision], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_cached(path: Path, n: int) -> torch.Tensor | None:
+    if not path.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    try:
+        feats = load_file(str(path))["features"]
+    except Exception:  # a damaged cache file is recomputed  # noqa: BLE001
+        return None
+    return feats if len(feats) == n else None
+
+
+def _save_cached(path: Path, feats: torch.Tensor, ids: list[str]) -> None:
+    from safetensors.torch import save_file
+
+    from virnucpro.atomic import tmp_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    save_file({"features": feats.contiguous()}, str(tmp), metadata={"frame_ids": json.dumps(ids)})
+    tmp.replace(path)
+
+
+def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
+    from virnucpro.models.loaders import load_dnabert, load_esm
+    from virnucpro.pipeline.devices import parse_devices, resolve_devices
+    from virnucpro.pipeline.worker import WorkerConfig, build_embedder
+
+    device = resolve_devices(parse_devices(cfg.device))[0]
+    precision = cfg.precision if cfg.precision != "auto" else ("fp16" if device.startswith("cuda") else "fp32")
+    model, tokenizer = load_dnabert(dnabert)
+    wcfg = WorkerConfig(device=device, precision=precision, out_dir=Path(cfg.output_dir), models=None,
+                        threads=cfg.threads)
+    return build_embedder(wcfg, model, tokenizer, load_esm(esm))
+
+
+def _embed(embedder, frames: ClassFrames, block: int = 65536) -> torch.Tensor:
+    """(F, D) fp32 features on the CPU, `block` frames at a time (bounded memory)."""
+    log.info("--%s: embedding %d frames", frames.name, len(frames.ids))
+    out = []
+    for at in range(0, len(frames.ids), block):
+        sl = slice(at, at + block)
+        tok = embedder.tokenize(frames.ids[sl], frames.nucleotides[sl], frames.proteins[sl])
+        out.append(embedder.features(tok))
+    return torch.cat(out)
+
+
+def _metrics(cfg: TrainConfig, frames: dict[str, ClassFrames], history: dict, recipe: Recipe, encoders: dict) -> dict:
+    return {"chunk_size": cfg.chunk_size, "seed": cfg.seed, "recipe": recipe.describe(),
+            "encoders": {k: encoders[k] for k in ("dnabert", "esm")}, "inputs": encoders["inputs"],
+            "frames": {n: {"records": f.records, "chunks": f.chunks, "ambiguous_chunks_dropped": f.ambiguous_chunks,
+                           "frames": len(f.ids), "selection": f.selection} for n, f in frames.items()},
+            **history}
+
+
+def _write(root: Path, model, metrics: dict) -> None:
+    from safetensors.torch import save_file
+
+    from virnucpro.atomic import tmp_path, write_atomic
+    from virnucpro.report.training_page import write_training_report
+
+    meta = {"format": "virnucpro-classifier", "chunk_size": str(metrics["chunk_size"]), "seed": str(metrics["seed"]),
+            "recipe": json.dumps(metrics["recipe"]), "encoders": json.dumps(metrics["encoders"]),
+            "inputs": json.dumps(metrics["inputs"]), "metrics": json.dumps(metrics["final"])}
+    target = root / "classifier.safetensors"
+    tmp = tmp_path(target)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
+    tmp.replace(target)
+    write_atomic(root / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_training_report(root, metrics)
+
+

@@ -1,0 +1,45 @@
+"""report.html of `virnucpro train`: loss and metric curves per epoch, the final held-out metrics, the data."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from virnucpro.atomic import write_atomic
+from virnucpro.report import svg
+from virnucpro.report.style import CSS, SCRIPT
+
+
+def write_training_report(root: Path, metrics: dict) -> Path:
+    target = Path(root) / "report.html"
+    write_atomic(target, render(metrics))
+    return target
+
+
+def render(m: dict) -> str:
+    epochs = m["epochs"]
+    x = [e["epoch"] for e in epochs]
+    loss = svg.lines({"train loss": (x, [e["train_loss"] for e in epochs], "#4c72b0"),
+                      "validation loss": (x, [e["val_loss"] for e in epochs], "#c0392b")},
+                     "epoch", "cross-entropy", "Loss per epoch")
+    scores = svg.lines({k: (x, [e[k] for e in epochs], c) for k, c in
+                        (("accuracy", "#2e86c1"), ("f1", "#27ae60"), ("auroc", "#8e44ad"))},
+                       "epoch", "held-out value", "Held-out metrics per epoch")
+    final = m["final"]
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in final.items())
+    data = "".join(f"<tr><td>{escape(n)}</td><td>{f['records']:,}</td><td>{f['chunks']:,}</td>"
+                   f"<td>{f['ambiguous_chunks_dropped']:,}</td><td>{f['frames']:,}</td>"
+                   f"<td>{escape('; '.join(f'{Path(p).name}: {s}' for p, s in f['selection'].items()))}</td></tr>"
+                   for n, f in m["frames"].items())
+    stop = (f"stopped early after epoch {len(epochs)}" if m["stopped_early"] else f"ran all {len(epochs)} epochs")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>virnucpro training report</title>'
+            f'<style>{CSS}</style></head><body><header><h1>virnucpro training report</h1><p>chunk size '
+            f'{m["chunk_size"]}, seed {m["seed"]}; best epoch {m["best_epoch"]} (its weights are kept), {stop}</p>'
+            f'</header><section><h2>Curves</h2><div class="grid"><figure>{loss}</figure><figure>{scores}</figure>'
+            f'</div></section><section><h2>Held-out {m["validation_frames"]:,} frames (10%)</h2>'
+            f'<table class="kv">{rows}</table></section><section><h2>Data</h2><table class="wide"><tr><th>class</th>'
+            f'<th>records</th><th>chunks</th><th>ambiguous chunks dropped</th><th>frames</th><th>frames chosen by'
+            f'</th></tr>{data}</table><table class="kv"><caption>Recipe</caption>'
+            + "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in m["recipe"].items())
+            + f'</table></section><footer>Made by virnucpro train from metrics.json.</footer><script>{SCRIPT}</script>'
+            '</body></html>\n')

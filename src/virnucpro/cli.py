@@ -1,4 +1,4 @@
-"""Command-line interface: `virnucpro prepare | predict | merge | workflow | report | check-precision | train | download | benchmark`."""
+"""Command-line interface: `virnucpro prepare | predict | merge | workflow | report | check-precision | extract | train | download | benchmark`."""
 
 from __future__ import annotations
 
@@ -242,6 +242,37 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_extract(sub) -> None:
+    p = sub.add_parser("extract", help="per-frame DNABERT-S and ESM-2 embeddings (resumable, every GPU)",
+                       formatter_class=DefaultsOnceFormatter,
+                       description="The predict pipeline without a classifier: embeddings/unit_*.safetensors "
+                                   "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
+                                   "Load all: `ids, dna, esm = virnucpro.cmd_extract.load(DIR)`.")
+    _input_args(p)
+    _model_args(p)
+    p.add_argument("--device", type=device_arg, default="auto", help="auto (every GPU torch sees, else the CPU), "
+                   "cpu, cuda, cuda:N, or a comma-separated list: one worker per entry")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
+                   help="auto = fp16 on GPU, fp32 on CPU")
+    p.add_argument("--unit-frames", type=int, default=0, help="frames per shard (resume granularity; 0 = 65536 on "
+                   "GPU, 4096 on CPU)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
+                   "blocks (auto: on for CUDA)")
+    _common(p)
+    p.set_defaults(func=_run_extract)
+
+
+def _run_extract(args: argparse.Namespace) -> int:
+    from virnucpro import cmd_extract, cmd_predict
+
+    cmd_extract.run(cmd_predict.PredictConfig(
+        inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
+        models=_model_refs(args), model_dir=args.model_dir, offline=args.offline, device=args.device,
+        precision=args.precision, threads=args.threads, force=args.force, unit_frames=args.unit_frames,
+        compile=args.compile, progress=not args.quiet))
+    return 0
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a classifier on your own viral and other references",
                        formatter_class=DefaultsOnceFormatter,
@@ -414,6 +445,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_workflow(sub)
     _add_report(sub)
     _add_check_precision(sub)
+    _add_extract(sub)
     _add_train(sub)
     _add_download(sub)
     _add_benchmark(sub)

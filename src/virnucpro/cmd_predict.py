@@ -12,11 +12,11 @@ from virnucpro.cpus import effective_threads
 from virnucpro.hashing import sha256_model
 from virnucpro.logs import run_log
 from virnucpro.memory import limit_heap_fragmentation
-from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all
+from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
 from virnucpro.models.classifier_registry import check_chunk_size
 from virnucpro.nucleotides import NucleotideCheck
 from virnucpro.errors import InputError
-from virnucpro.pipeline.assemble import finish, finish_shard
+from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
 from virnucpro.pipeline.devices import parse_devices, resolve_devices
@@ -62,6 +62,7 @@ class PredictConfig:
     worker_timeout: float = 600.0  # seconds a busy worker may stay silent before the run stops
     shard: str | None = None  # "I/N": compute only shard I of N of the unit plan (merged by `virnucpro merge`)
     paired: bool = False  # mates share an ID: they become ID/1 and ID/2
+    extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -72,18 +73,19 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     """
     clock = Clock()
     shard = ShardSpec.parse(cfg.shard) if cfg.shard else None
-    if shard is not None and cfg.keep_intermediate:
-        raise InputError("--keep-intermediate is not available with --shard: run without --shard to keep them")
+    if shard is not None and (cfg.keep_intermediate or cfg.extract):
+        raise InputError("--shard is for predict without --keep-intermediate: run without --shard")
+    cfg.keep_intermediate = cfg.keep_intermediate or cfg.extract
     _check_inputs(cfg)
     limit_heap_fragmentation()
     auto_threads, cfg.threads = cfg.threads == 0, effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     home = home_dir(cfg.model_dir)
-    paths = resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline) if preloaded is None else None
+    paths = _model_paths(cfg, home) if preloaded is None else None
     devices, precision = _devices_and_precision(cfg)
     models = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
-    if paths:
+    if paths and not cfg.extract:
         check_chunk_size(paths.classifier, models["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
                          cfg.chunk_size)
     with held_directory(out) as session, stop_on_signals():
@@ -112,6 +114,8 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
             info["devices"] = [d.summary() for d in per_device]
             if shard is not None:
                 finish_shard(out, info, plans, clock, shard)
+            elif cfg.extract:
+                finish_extract(out, info, plans, clock)
             else:
                 finish(out, info, plans, clock, cfg.keep_intermediate,
                        lambda: _write_intermediate_fasta(sources, cfg, out))
@@ -239,6 +243,8 @@ def _resume_parameters(cfg: PredictConfig, worker: WorkerConfig, precision: str)
         params["cpu_threads"] = worker.threads
     if cfg.shard:
         params["shard"] = cfg.shard
+    if cfg.extract:
+        params["mode"] = "extract"
     return params
 
 
@@ -253,10 +259,18 @@ def _threads_of_unfinished_run(out: OutputPaths, threads: int, workers: int) -> 
     return earlier * workers
 
 
+def _model_paths(cfg: PredictConfig, home: Path) -> ModelPaths:
+    if cfg.extract:  # the encoders only
+        return ModelPaths(*resolve_encoders(cfg.models, home, cfg.offline), None)
+    return resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline)
+
+
 def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:
     cache = home / "hashes.json"
-    return {"dnabert": {"ref": refs.dnabert, "revision": refs.revision_dnabert, "path": str(paths.dnabert),
+    info = {"dnabert": {"ref": refs.dnabert, "revision": refs.revision_dnabert, "path": str(paths.dnabert),
                         "sha256": sha256_model(paths.dnabert, cache)},
             "esm": {"ref": refs.esm, "revision": refs.revision_esm, "path": str(paths.esm),
-                    "sha256": sha256_model(paths.esm, cache)},
-            "classifier": {"path": str(paths.classifier), "sha256": sha256_model(paths.classifier, cache)}}
+                    "sha256": sha256_model(paths.esm, cache)}}
+    if paths.classifier is not None:
+        info["classifier"] = {"path": str(paths.classifier), "sha256": sha256_model(paths.classifier, cache)}
+    return info

@@ -49,7 +49,7 @@ class ModelPaths:
 
     dnabert: Path
     esm: Path
-    classifier: Path
+    classifier: Path | None  # None: `extract` (encoders only)
 
 
 def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,

@@ -3,11 +3,12 @@ the whole input, and mark the run complete (with the tables' checksums)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from typing import Callable
 
-from virnucpro.atomic import atomic_files
+from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.errors import IntegrityError
 from virnucpro.pipeline.claim import output_checksums, remove_extra_units
 from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
@@ -73,6 +74,34 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
     write_info(out.run_info, info)
     log.info("shard %s done: %d of %d units, %d frames; merge all %d shard directories with `virnucpro merge`",
              shard.describe(), len(mine), len(plans), info["counts"]["shard_frames"], shard.count)
+
+
+def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock) -> None:
+    """`extract`: verify every unit and its embeddings shard, write embeddings/index.json, mark complete.
+
+    Raises:
+        IntegrityError: a unit or a shard changed during the run.
+    """
+    from virnucpro.hashing import sha256_file
+    from virnucpro.pipeline.worker import embeddings_ok, embeddings_path
+
+    bad = damaged_units(out.units, plans) or [p.index for p in plans if not embeddings_ok(out, p)]
+    if bad:
+        raise IntegrityError(f"work unit(s) {bad[:5]} changed during the run: rerun the same command")
+    remove_extra_units(out.units, len(plans))
+    shards = [{"file": embeddings_path(out, p.index).name, "frames": p.frames} for p in plans if p.frames]
+    index = {"format": "virnucpro-embeddings", "tensors": {"dnabert_s": "float32 (frames, DNABERT-S width)",
+             "esm2": "float32 (frames, ESM-2 width)"}, "frame_ids": "metadata 'ids' of each shard (JSON list)",
+             "chunk_size": info["parameters"]["chunk_size"], "frames": sum(s["frames"] for s in shards),
+             "models": info["models"], "shards": shards}
+    write_atomic(out.embeddings_index, json.dumps(index, indent=2) + "\n")
+    info["outputs"] = {"index.json": sha256_file(out.embeddings_index)}
+    clock.lap("assemble")
+    info["seconds"] = clock.summary()
+    info["status"] = "complete"
+    write_info(out.run_info, info)
+    shutil.rmtree(out.units, ignore_errors=True)
+    log.info("extracted %d frame embeddings into %d shard(s): %s", index["frames"], len(shards), out.embeddings)
 
 
 def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:

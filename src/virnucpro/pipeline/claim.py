@@ -31,7 +31,7 @@ def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
     if damaged:
         log.warning("%s no longer matches its checksum in run_info.json: recomputing the run", damaged)
         return None
-    if "shard" not in old and not out.report.is_file():
+    if "shard" not in old and old.get("parameters", {}).get("mode") != "extract" and not out.report.is_file():
         from virnucpro.report.page import write_report
 
         write_report(out.root)
@@ -48,9 +48,30 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
         bad = [k for k in mine if k >= len(plans)] or damaged_units(out.units, [plans[k] for k in mine])
         return f"work unit {bad[0]}" if bad else None
     recorded = info.get("outputs", {})
+    if info.get("parameters", {}).get("mode") == "extract":
+        return _damaged_extract(out, recorded)
     for p in out.results():
         if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:
             return p.name
+    return None
+
+
+def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
+    """An extract run: its index must match its checksum and every shard it lists must be readable and whole."""
+    import json
+
+    from safetensors import safe_open
+
+    idx = out.embeddings_index
+    if not idx.is_file() or sha256_file(idx) != recorded.get("index.json"):
+        return "embeddings/index.json"
+    for shard in json.loads(idx.read_text())["shards"]:
+        try:
+            with safe_open(str(out.embeddings / shard["file"]), "pt") as st:
+                if st.get_slice("esm2").get_shape()[0] != shard["frames"]:
+                    return f"embeddings/{shard['file']}"
+        except Exception:  # a missing or damaged shard: any failure means recompute  # noqa: BLE001
+            return f"embeddings/{shard['file']}"
     return None
 
 

@@ -44,6 +44,11 @@ class OutputPaths:
         return self.root / "sequences.tsv"
 
     @property
+    def embeddings_index(self) -> Path:
+        """`extract`'s index of its embedding shards (in embeddings/)."""
+        return self.embeddings / "index.json"
+
+    @property
     def report(self) -> Path:
         """report.html: the run at a glance, with pictures (see virnucpro.report)."""
         return self.root / "report.html"

@@ -22,6 +22,11 @@ class FrameScores:
         return self.score2 > self.score1  # argmax over (others, virus); a tie goes to others
 
 
+def unscored(n: int) -> FrameScores:
+    """NaN scores for `extract` runs (no classifier): their sealed units list frames, the embeddings are the product."""
+    return FrameScores(np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
+
+
 @torch.inference_mode()
 def classify(classifier: torch.nn.Module, features: torch.Tensor) -> FrameScores:
     """Softmax over the classifier's two logits, in fp32 on the CPU."""

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from virnucpro.atomic import tmp_path
 from virnucpro.engine import prefetch
 from virnucpro.errors import ModelError
 from virnucpro.model_store import ModelPaths
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.pipeline.scoring import chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows
+from virnucpro.pipeline.scoring import (chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows,
+                                        unscored)
 from virnucpro.pipeline.workunits import UnitPlan, unit_path, write_unit
 from virnucpro.prepare import PreparedBatch
 from virnucpro.stopwatch import Clock
@@ -62,7 +65,7 @@ def load_models(cfg: WorkerConfig):
     """
     dnabert, tokenizer, esm, classifier = _models(cfg)
     embedder = build_embedder(cfg, dnabert, tokenizer, esm)
-    if classifier.hidden_layer.in_features != embedder.feature_dim:
+    if classifier is not None and classifier.hidden_layer.in_features != embedder.feature_dim:
         raise ModelError(f"classifier expects {classifier.hidden_layer.in_features}-d features but the encoders give "
                          f"{embedder.feature_dim}: use the classifier trained for these models")
     return embedder, classifier
@@ -97,7 +100,8 @@ def _models(cfg: WorkerConfig):
     from virnucpro.models.loaders import load_dnabert, load_esm
 
     dnabert, tokenizer = load_dnabert(cfg.models.dnabert)
-    return dnabert, tokenizer, load_esm(cfg.models.esm), load_classifier(cfg.models.classifier)
+    classifier = load_classifier(cfg.models.classifier) if cfg.models.classifier is not None else None  # extract
+    return dnabert, tokenizer, load_esm(cfg.models.esm), classifier
 
 
 class UnitRunner:
@@ -128,13 +132,15 @@ class UnitRunner:
         with self.clock.timing("embed"):  # .cpu() waits for the device
             feats = feats.cpu() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
         with self.clock.timing("classify_and_commit"):
-            scores = classify(self.classifier, feats)
-            calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
+            scores = classify(self.classifier, feats) if self.classifier is not None else unscored(len(feats))
+            with np.errstate(invalid="ignore"):  # extract: NaN scores (nothing is classified)
+                calls = chunk_calls(u.frame_chunk, scores, len(u.chunk_ids))
             if self.cfg.keep_intermediate:
                 save_embeddings(self.out, plan.index, u.frame_ids, feats, self.embedder.dnabert.cfg.hidden_size)
+            with np.errstate(invalid="ignore"):
+                rows = sequence_rows(u.ids, u.lengths, u.chunk_record, calls, u.frame_chunk, scores)
             write_unit(unit_path(self.out.units, plan.index), plan, prediction_rows(u.frame_ids, scores),
-                       consensus_rows(u.frame_ids, u.frame_chunk, calls),
-                       sequence_rows(u.ids, u.lengths, u.chunk_record, calls, u.frame_chunk, scores))
+                       consensus_rows(u.frame_ids, u.frame_chunk, calls), rows)
         self.report.unit(plan, time.perf_counter() - t0)
 
 

@@ -142,6 +142,14 @@ def test_train_is_deterministic_reuses_embeddings_and_its_classifier_works_in_pr
                            out / "classifier.safetensors", "--device", "cpu")
     assert code == 2 and "300" in one_error_line(err)
 
+    code, _, err = run_cli("train", "--viral", refs / "viral.gbk", "--other", refs / "other.gbff.gz",
+                           refs / "held_other.gbk", "--chunk-size", 300, "-o", out, "--seed", "8", "-q",
+                           *[a for a in model_args if not str(a).endswith("classifier.pth") and a != "--classifier"],
+                           "--device", "cpu")  # one more input file: only that one is embedded
+    assert code == 0, err
+    last_run = (out / "virnucpro.log").read_text().split("run start")[-1]
+    assert last_run.count("embeddings reused") == 2 and last_run.count("embedding ") == 1
+
 
 @pytest.mark.parametrize("case,expect", [
     ("empty", "holds no sequences"),

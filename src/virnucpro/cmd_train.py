@@ -72,35 +72,38 @@ def _parameters(cfg: TrainConfig) -> dict:
 
 
 def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, esm: Path, cache: Path):
-    """(N, D) features and (N,) labels of both classes, each class embedded once and cached by its inputs,
-    the encoders and the chunk size (a rerun with another seed or recipe reuses them)."""
+    """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
+    sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
+    one more input file, embeds only what it has not seen)."""
     from virnucpro.hashing import sha256_file, sha256_model
 
-    encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, home_dir(cfg.model_dir) / "hashes.json")},
-                "esm": {"path": str(esm), "sha256": sha256_model(esm, home_dir(cfg.model_dir) / "hashes.json")}}
+    hashes = home_dir(cfg.model_dir) / "hashes.json"
+    encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
+                "esm": {"path": str(esm), "sha256": sha256_model(esm, hashes)}, "inputs": {}}
     parts, labels, embedder = [], [], None
     for name, label in CLASSES:
-        inputs = {p: sha256_file(Path(p)) for p in getattr(cfg, name)}
-        key = _cache_key(inputs, encoders, cfg.chunk_size, cfg.precision)
-        path = cache / f"{name}-{key[:16]}.safetensors"
-        feats = _load_cached(path, len(frames[name].ids))
-        if feats is None:
-            embedder = embedder or _embedder(cfg, dnabert, esm)
-            feats = _embed(embedder, frames[name])
-            _save_cached(path, feats, frames[name].ids)
-        else:
-            log.info("--%s: %d frame embeddings reused from %s", name, len(feats), path)
-        parts.append(feats)
-        labels.append(torch.full((len(feats),), label, dtype=torch.long))
-        encoders.setdefault("inputs", {})[name] = inputs
+        encoders["inputs"][name] = {}
+        for path, (a, b) in frames[name].spans.items():
+            digest = sha256_file(Path(path))
+            encoders["inputs"][name][path] = digest
+            target = cache / f"{_cache_key(digest, encoders, cfg.chunk_size, cfg.precision)[:24]}.safetensors"
+            feats = _load_cached(target, b - a)
+            if feats is None:
+                embedder = embedder or _embedder(cfg, dnabert, esm)
+                feats = _embed(embedder, frames[name], a, b)
+                _save_cached(target, feats, frames[name].ids[a:b])
+            else:
+                log.info("--%s %s: %d frame embeddings reused from %s", name, path, len(feats), target)
+            parts.append(feats)
+            labels.append(torch.full((len(feats),), label, dtype=torch.long))
     return torch.cat(parts), torch.cat(labels), encoders
 
 
-def _cache_key(inputs: dict, encoders: dict, chunk_size: int, precision: str) -> str:
+def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: str) -> str:
     import hashlib
 
-    text = json.dumps([sorted(inputs.values()), encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size,
-                       precision], sort_keys=True, default=str)
+    text = json.dumps([input_sha256, encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size, precision],
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -140,12 +143,12 @@ def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
     return build_embedder(wcfg, model, tokenizer, load_esm(esm))
 
 
-def _embed(embedder, frames: ClassFrames, block: int = 65536) -> torch.Tensor:
-    """(F, D) fp32 features on the CPU, `block` frames at a time (bounded memory)."""
-    log.info("--%s: embedding %d frames", frames.name, len(frames.ids))
-    out = []
-    for at in range(0, len(frames.ids), block):
-        sl = slice(at, at + block)
+def _embed(embedder, frames: ClassFrames, start: int, end: int, block: int = 65536) -> torch.Tensor:
+    """(end - start, D) fp32 features of frames[start:end] on the CPU, `block` frames at a time."""
+    log.info("--%s: embedding %d frames", frames.name, end - start)
+    out = [torch.zeros(0, embedder.feature_dim)]
+    for at in range(start, end, block):
+        sl = slice(at, min(at + block, end))
         tok = embedder.tokenize(frames.ids[sl], frames.nucleotides[sl], frames.proteins[sl])
         out.append(embedder.features(tok))
     return torch.cat(out)

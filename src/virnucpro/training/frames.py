@@ -33,6 +33,7 @@ class ClassFrames:
     chunks: int = 0
     ambiguous_chunks: int = 0
     selection: dict[str, str] = field(default_factory=dict)  # file -> "annotated CDS" | "prediction-mode"
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # file -> its frames [start, end)
 
 
 def class_frames(name: str, paths: list[str], chunk_size: int) -> ClassFrames:
@@ -43,11 +44,12 @@ def class_frames(name: str, paths: list[str], chunk_size: int) -> ClassFrames:
     """
     out = ClassFrames(name)
     for path in paths:
-        n_before = out.records
+        n_before, first = out.records, len(out.ids)
         if is_genbank(path):
             _add_genbank(out, path, chunk_size)
         else:
             _add_fasta(out, path, chunk_size)
+        out.spans[path] = (first, len(out.ids))
         if out.records == n_before:
             raise InputError(f"--{name} input {path!r} holds no sequences: give a non-empty FASTA or GenBank file")
     if not out.ids:

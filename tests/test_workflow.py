@@ -24,8 +24,11 @@ def _snakemake() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "snakemake"]
 
 
-def _write_config(wf: Path, samples: dict[str, Path], tiny_models, shards: int = 3) -> None:
-    (wf / "samples.tsv").write_text("sample\tpath\n" + "".join(f"{k}\t{v}\n" for k, v in samples.items()))
+def _write_config(wf: Path, samples: dict[str, Path], tiny_models, shards: int = 3,
+                  paired: dict[str, list[Path]] | None = None) -> None:
+    rows = [f"{k}\t{v}\tno\n" for k, v in samples.items()]
+    rows += [f"{k}\t{','.join(map(str, v))}\tyes\n" for k, v in (paired or {}).items()]
+    (wf / "samples.tsv").write_text("sample\tpath\tpaired\n" + "".join(rows))
     (wf / "config.yaml").write_text(
         f"samples: samples.tsv\noutdir: results\nshards: {shards}\nchunk_size: 500\ndevice: cpu\nthreads: 1\n"
         f"dnabert: {tiny_models.dnabert_dir}\nesm: {tiny_models.esm_dir}\nclassifier: {tiny_models.classifier}\n"
@@ -50,16 +53,22 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
     for name, src in samples.items():
         code, _, err = run_cli("predict", src, "-o", tmp_path / "plain" / name, *PREDICT, *model_args)
         assert code == 0, err
+    records = reads.read_text().split(">")[1:61]  # two mate files of 30 reads sharing their IDs
+    mates = [tmp_path / "m_R1.fa", tmp_path / "m_R2.fa"]
+    for k, path in enumerate(mates):
+        path.write_text("".join(f">pair{i} {k + 1}:N\n{r.split(chr(10), 1)[1]}" for i, r in enumerate(records[k::2])))
+    code, _, err = run_cli("predict", *mates, "--paired", "-o", tmp_path / "plain" / "mates", *PREDICT, *model_args)
+    assert code == 0, err
 
     wf = tmp_path / "wf"
     assert run_cli("workflow", wf)[0] == 0
     assert {p.name for p in wf.rglob("*") if p.is_file()} == {"Snakefile", "config.yaml", "README.md"}
     assert (wf / "profiles" / "slurm" / "config.yaml").exists()
-    _write_config(wf, samples, tiny_models)
+    _write_config(wf, samples, tiny_models, paired={"mates": mates})
     proc = _run(wf)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    for name in samples:
+    for name in [*samples, "mates"]:
         for out in OUTPUTS:
             assert (wf / "results" / name / out).read_bytes() == (tmp_path / "plain" / name / out).read_bytes(), out
         assert sorted(p.name for p in (wf / "results" / name).iterdir()) == sorted(
@@ -73,7 +82,7 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
                                                                                           "no_frames")), str(frames)]
 
     page = (wf / "results" / "summary.html").read_text()
-    assert page.count("<tr><td><a href=") == 2 and 'href="reads/report.html"' in page and "http" not in page
+    assert page.count("<tr><td><a href=") == 3 and 'href="reads/report.html"' in page and "http" not in page
 
     # a failed shard job (its directory and marker gone) under a sample whose merge never ran: only that shard
     # and that merge are redone, and the results come back identical

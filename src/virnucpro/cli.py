@@ -395,7 +395,7 @@ class OneLineParser(argparse.ArgumentParser):
 def _run_fp8_benchmark(args: argparse.Namespace) -> int:
     from virnucpro.benchmark import _commit
     from virnucpro.benchmark_fp8 import Fp8BenchConfig, run_fp8
-    from virnucpro.cmd_predict import check_fp8
+    from virnucpro.pipeline.devices import check_fp8
 
     check_fp8(["cuda"])
     cfg = Fp8BenchConfig(parts=[x for x in args.fp8_parts.split(",") if x])

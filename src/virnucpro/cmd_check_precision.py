@@ -74,8 +74,7 @@ def run(cfg: CheckConfig) -> dict:
 
 
 def _device(cfg: CheckConfig) -> str:
-    from virnucpro.cmd_predict import check_fp8
-    from virnucpro.pipeline.devices import parse_devices, resolve_devices
+    from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices
 
     device = resolve_devices(parse_devices(cfg.device))[0]
     if cfg.linear == "fp8":

@@ -19,7 +19,7 @@ from virnucpro.errors import InputError
 from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
-from virnucpro.pipeline.devices import parse_devices, resolve_devices
+from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import new_info, read_info
 from virnucpro.pipeline.shards import ShardSpec
@@ -212,16 +212,6 @@ def _devices_and_precision(cfg: PredictConfig) -> tuple[list[str], str]:
     if precision == "fp8":
         check_fp8(devices)
     return devices, precision
-
-
-def check_fp8(devices: list[str]) -> None:
-    """Raises InputError naming the first device that cannot run `--precision fp8`."""
-    from virnucpro.models.fp8 import fp8_problem
-
-    for d in devices:
-        if (problem := fp8_problem(d)) is not None:
-            raise InputError(f"--precision fp8 needs FP8 tensor cores, but {problem}: drop --precision fp8, or run on "
-                             "such a GPU")
 
 
 def _worker_configs(cfg: PredictConfig, devices: list[str], precision: str, paths: ModelPaths | None,

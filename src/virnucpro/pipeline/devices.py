@@ -50,3 +50,13 @@ def resolve_devices(entries: list[str]) -> list[str]:
                              f"--device {e} asked for a GPU but torch sees none: use --device cpu, or install a CUDA "
                              "build of torch")
     return out
+
+
+def check_fp8(devices: list[str]) -> None:
+    """Raises InputError naming the first device that cannot run `--precision fp8`."""
+    from virnucpro.models.fp8 import fp8_problem
+
+    for d in devices:
+        if (problem := fp8_problem(d)) is not None:
+            raise InputError(f"--precision fp8 needs FP8 tensor cores, but {problem}: drop --precision fp8, or run on "
+                             "such a GPU")

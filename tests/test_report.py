@@ -184,3 +184,15 @@ def test_report_renders_in_chromium(finished_run, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("VIRNUCPRO_SCREENSHOT"):  # the README's picture: VIRNUCPRO_SCREENSHOT=docs/report.png
         shutil.copyfile(shot, os.environ["VIRNUCPRO_SCREENSHOT"])
+
+
+def test_report_of_an_empty_run_and_of_a_run_without_frames(tmp_path, run_cli, tiny_model_args):
+    (tmp_path / "empty.fa").write_text("")
+    (tmp_path / "nf.fa").write_text(">n1\n" + "N" * 40 + "\n>n2\n" + "N" * 25 + "\n")
+    for name in ("empty", "nf"):
+        code, _, err = run_cli("predict", tmp_path / f"{name}.fa", "-o", tmp_path / name, *tiny_model_args,
+                               "--device", "cpu", "-q")
+        assert code == 0, err
+    assert _cards((tmp_path / "empty" / "report.html").read_text())["sequences"] == 0
+    page = (tmp_path / "nf" / "report.html").read_text()
+    assert _cards(page)["called no frames"] == 2 and "no sequence kept a frame" in page

@@ -61,9 +61,14 @@ def matmul_ceiling(n: int = 8192, iters: int = 20) -> float:
 
 
 def sustained_matmul_ceiling(seconds: float = 15.0, n: int = 8192) -> dict:
-    """fp16 dense matmul TFLOP/s over the last third of `seconds` of back-to-back matmuls, with the SM clock
-    (nvidia-smi) at the end: under sustained load the chip sits at its power cap and clocks down."""
+    """fp16 dense matmul TFLOP/s under sustained load (see `sustained_rate`)."""
     a, b = (torch.randn(n, n, device="cuda", dtype=torch.float16) for _ in range(2))
+    return sustained_rate(lambda: a @ b, 2 * n**3, seconds)
+
+
+def sustained_rate(product, flops: float, seconds: float) -> dict:
+    """TFLOP/s of `product()` (`flops` each) over the last third of `seconds` of back-to-back calls, with the SM
+    clock (nvidia-smi) at the end: under sustained load the chip sits at its power cap and clocks down."""
     t0 = time.perf_counter()
     done, t_mark, mark = 0, None, 0
     while (now := time.perf_counter()) - t0 < seconds:
@@ -71,10 +76,10 @@ def sustained_matmul_ceiling(seconds: float = 15.0, n: int = 8192) -> dict:
             _sync()
             t_mark, mark = time.perf_counter(), done
         for _ in range(10):
-            a @ b
+            product()
         done += 10
     _sync()
-    tflops = 2 * n**3 * (done - mark) / (time.perf_counter() - t_mark) / 1e12
+    tflops = flops * (done - mark) / (time.perf_counter() - t_mark) / 1e12
     return {"tflops": round(tflops, 1), "sm_clock_mhz_power_w": _clock_and_power()}
 
 

@@ -38,25 +38,12 @@ class Fp8BenchConfig:
 
 
 def sustained_fp8_ceiling(seconds: float = 10.0, n: int = 8192) -> dict:
-    """Rowwise-scaled e4m3 `_scaled_mm` TFLOP/s over the last third of `seconds` of back-to-back products."""
+    """Rowwise-scaled e4m3 `_scaled_mm` TFLOP/s under sustained load (see `benchmark.sustained_rate`)."""
     a = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn)
     w = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn)
     sa, sw = torch.ones(n, 1, device="cuda"), torch.ones(1, n, device="cuda")
-
-    def mm():
-        return torch._scaled_mm(a, w.t(), scale_a=sa, scale_b=sw, out_dtype=torch.bfloat16)
-
-    t0, done, t_mark, mark = time.perf_counter(), 0, None, 0
-    while (now := time.perf_counter()) - t0 < seconds:
-        if t_mark is None and now - t0 > 2 * seconds / 3:
-            b._sync()
-            t_mark, mark = time.perf_counter(), done
-        for _ in range(10):
-            mm()
-        done += 10
-    b._sync()
-    return {"tflops": round(2 * n**3 * (done - mark) / (time.perf_counter() - t_mark) / 1e12, 1),
-            "sm_clock_mhz_power_w": b._clock_and_power()}
+    return b.sustained_rate(lambda: torch._scaled_mm(a, w.t(), scale_a=sa, scale_b=sw, out_dtype=torch.bfloat16),
+                            2 * n**3, seconds)
 
 
 def mixed_workload(work: dict, n: int) -> tuple[list[str], list[str], list[str]]:

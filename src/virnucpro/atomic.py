@@ -48,3 +48,25 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     mode = "wb" if isinstance(data, bytes) else "w"
     with atomic_files([path], mode) as (fh,):
         fh.write(data)
+
+
+def save_safetensors(path: Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """Write torch tensors as a safetensors file atomically; a full disk or other I/O failure is an OSError
+    naming `path` (safetensors reports it as its own error type)."""
+    import errno
+    import re
+
+    from safetensors.torch import save_file
+
+    tmp = tmp_path(path)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.replace(path)
+    except Exception as exc:
+        if isinstance(exc, OSError):
+            raise
+        code = re.search(r"os error (\d+)", str(exc))
+        num = int(code.group(1)) if code else errno.EIO
+        raise OSError(num, os.strerror(num), str(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)

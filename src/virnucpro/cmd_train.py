@@ -120,14 +120,10 @@ def _load_cached(path: Path, n: int) -> torch.Tensor | None:
 
 
 def _save_cached(path: Path, feats: torch.Tensor, ids: list[str]) -> None:
-    from safetensors.torch import save_file
-
-    from virnucpro.atomic import tmp_path
+    from virnucpro.atomic import save_safetensors
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path)
-    save_file({"features": feats.contiguous()}, str(tmp), metadata={"frame_ids": json.dumps(ids)})
-    tmp.replace(path)
+    save_safetensors(path, {"features": feats.contiguous()}, {"frame_ids": json.dumps(ids)})
 
 
 def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
@@ -163,18 +159,14 @@ def _metrics(cfg: TrainConfig, frames: dict[str, ClassFrames], history: dict, re
 
 
 def _write(root: Path, model, metrics: dict) -> None:
-    from safetensors.torch import save_file
-
-    from virnucpro.atomic import tmp_path, write_atomic
+    from virnucpro.atomic import write_atomic
+    from virnucpro.models.classifier import save_classifier
     from virnucpro.report.training_page import write_training_report
 
     meta = {"format": "virnucpro-classifier", "chunk_size": str(metrics["chunk_size"]), "seed": str(metrics["seed"]),
             "recipe": json.dumps(metrics["recipe"]), "encoders": json.dumps(metrics["encoders"]),
             "inputs": json.dumps(metrics["inputs"]), "metrics": json.dumps(metrics["final"])}
-    target = root / "classifier.safetensors"
-    tmp = tmp_path(target)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(target)
+    save_classifier(model, root / "classifier.safetensors", meta)
     write_atomic(root / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_training_report(root, metrics)
 

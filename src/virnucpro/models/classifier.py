@@ -84,8 +84,8 @@ def _build(state: dict[str, torch.Tensor], path: Path) -> MLPClassifier:
     return load_strict(model, state, [], f"classifier {path}").eval()
 
 
-def save_classifier(model: MLPClassifier, path: Path) -> None:
-    """Save the weights as safetensors (no pickle)."""
-    from safetensors.torch import save_file
+def save_classifier(model: MLPClassifier, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Save the weights as safetensors (no pickle), atomically, with optional string metadata."""
+    from virnucpro.atomic import save_safetensors
 
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
+    save_safetensors(Path(path), {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, metadata)

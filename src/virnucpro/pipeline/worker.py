@@ -7,11 +7,9 @@ a unit is always embedded with the same batch composition.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from virnucpro.atomic import tmp_path
+from virnucpro.atomic import save_safetensors
 from virnucpro.engine import prefetch
 from virnucpro.errors import ModelError
 from virnucpro.model_store import ModelPaths
@@ -146,23 +144,9 @@ class UnitRunner:
 
 def save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: int) -> None:
     """`--keep-intermediate`: a unit's per-frame embeddings as safetensors, written atomically."""
-    from safetensors.torch import save_file
-
     out.embeddings.mkdir(parents=True, exist_ok=True)
-    target = embeddings_path(out, k)
-    tmp = tmp_path(target)
-    try:
-        save_file({"dnabert_s": feats[:, :dna_dim].contiguous(), "esm2": feats[:, dna_dim:].contiguous()}, str(tmp),
-                  metadata={"ids": json.dumps(ids)})
-        tmp.replace(target)
-    except Exception as exc:  # safetensors reports a full disk as its own error type: make it an OSError
-        if isinstance(exc, OSError):
-            raise
-        code = re.search(r"os error (\d+)", str(exc))
-        num = int(code.group(1)) if code else errno.EIO
-        raise OSError(num, os.strerror(num), str(target)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_safetensors(embeddings_path(out, k), {"dnabert_s": feats[:, :dna_dim].contiguous(),
+                                               "esm2": feats[:, dna_dim:].contiguous()}, {"ids": json.dumps(ids)})
 
 
 def embeddings_path(out: OutputPaths, k: int) -> Path:

@@ -109,9 +109,10 @@ def _embed_both(cfg: CheckConfig, paths, device: str, s: Sample):
     import torch
 
     from virnucpro.models.fp8 import quantize_esm
+    from virnucpro.pipeline.devices import resolve_precision
     from virnucpro.pipeline.worker import WorkerConfig, load_models
 
-    wcfg = WorkerConfig(device=device, precision="fp16" if device != "cpu" else "fp32", out_dir=Path("."),
+    wcfg = WorkerConfig(device=device, precision=resolve_precision("auto", device), out_dir=Path("."),
                         models=paths, threads=cfg.threads, compile="off")
     embedder, clf = load_models(wcfg)
     tok = embedder.tokenize(s.ids, s.nucleotides, s.proteins)

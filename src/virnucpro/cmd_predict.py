@@ -19,7 +19,7 @@ from virnucpro.errors import InputError
 from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
-from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices
+from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices, resolve_precision
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import new_info, read_info
 from virnucpro.pipeline.shards import ShardSpec
@@ -206,9 +206,7 @@ def _devices_and_precision(cfg: PredictConfig) -> tuple[list[str], str]:
         InputError: --precision fp8 on a device without FP8 tensor cores.
     """
     devices = resolve_devices(parse_devices(cfg.device))
-    precision = cfg.precision
-    if precision == "auto":
-        precision = "fp16" if devices[0].startswith("cuda") else "fp32"
+    precision = resolve_precision(cfg.precision, devices[0])
     if precision == "fp8":
         check_fp8(devices)
     return devices, precision

@@ -128,11 +128,11 @@ def _save_cached(path: Path, feats: torch.Tensor, ids: list[str]) -> None:
 
 def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
     from virnucpro.models.loaders import load_dnabert, load_esm
-    from virnucpro.pipeline.devices import parse_devices, resolve_devices
+    from virnucpro.pipeline.devices import parse_devices, resolve_devices, resolve_precision
     from virnucpro.pipeline.worker import WorkerConfig, build_embedder
 
     device = resolve_devices(parse_devices(cfg.device))[0]
-    precision = cfg.precision if cfg.precision != "auto" else ("fp16" if device.startswith("cuda") else "fp32")
+    precision = resolve_precision(cfg.precision, device)
     model, tokenizer = load_dnabert(dnabert)
     wcfg = WorkerConfig(device=device, precision=precision, out_dir=Path(cfg.output_dir), models=None,
                         threads=cfg.threads)

@@ -52,6 +52,13 @@ def resolve_devices(entries: list[str]) -> list[str]:
     return out
 
 
+def resolve_precision(precision: str, device: str) -> str:
+    """`auto` -> fp16 on CUDA, fp32 elsewhere; any other value as given."""
+    if precision != "auto":
+        return precision
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
 def check_fp8(devices: list[str]) -> None:
     """Raises InputError naming the first device that cannot run `--precision fp8`."""
     from virnucpro.models.fp8 import fp8_problem

@@ -60,17 +60,13 @@ def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
     """An extract run: its index must match its checksum and every shard it lists must be readable and whole."""
     import json
 
-    from safetensors import safe_open
+    from virnucpro.pipeline.worker import embeddings_file_ok
 
     idx = out.embeddings_index
     if not idx.is_file() or sha256_file(idx) != recorded.get("index.json"):
         return "embeddings/index.json"
     for shard in json.loads(idx.read_text())["shards"]:
-        try:
-            with safe_open(str(out.embeddings / shard["file"]), "pt") as st:
-                if st.get_slice("esm2").get_shape()[0] != shard["frames"]:
-                    return f"embeddings/{shard['file']}"
-        except Exception:  # a missing or damaged shard: any failure means recompute  # noqa: BLE001
+        if not embeddings_file_ok(out.embeddings / shard["file"], shard["frames"]):
             return f"embeddings/{shard['file']}"
     return None
 

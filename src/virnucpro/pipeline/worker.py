@@ -155,13 +155,16 @@ def embeddings_path(out: OutputPaths, k: int) -> Path:
 
 def embeddings_ok(out: OutputPaths, plan: UnitPlan) -> bool:
     """A unit's kept embeddings file is readable and holds one row per frame."""
+    return plan.frames == 0 or embeddings_file_ok(embeddings_path(out, plan.index), plan.frames)
+
+
+def embeddings_file_ok(path: Path, frames: int) -> bool:
+    """An embeddings shard is readable and holds `frames` IDs and `frames` rows."""
     from safetensors import safe_open
 
-    if plan.frames == 0:
-        return True
     try:
-        with safe_open(str(embeddings_path(out, plan.index)), "pt") as st:
-            return len(json.loads(st.metadata()["ids"])) == plan.frames == st.get_slice("esm2").get_shape()[0]
+        with safe_open(str(path), "pt") as st:
+            return len(json.loads(st.metadata()["ids"])) == frames == st.get_slice("esm2").get_shape()[0]
     except Exception:  # capability probe on a possibly damaged file: any failure means recompute
         return False
 

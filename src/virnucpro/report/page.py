@@ -13,7 +13,7 @@ from virnucpro import __version__
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
-from virnucpro.report.style import CSS, SCRIPT, VERDICT_COLORS, verdict_legend
+from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 log = logging.getLogger("virnucpro")
 REPORT_NAME = "report.html"
@@ -49,14 +49,10 @@ def _finished_info(run_dir: Path) -> dict:
 def render(info: dict, figs: aggregate.RunFigures) -> str:
     """The whole page as text."""
     sections = [_glance(info, figs), _figures(figs), _top_table(figs), _run_details(info)]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>virnucpro report</title><style>{CSS}</style></head><body>'
-            f'<header><h1>virnucpro report</h1><p>{escape(_input_names(info))} &middot; virnucpro '
-            f'{escape(str(info.get("versions", {}).get("virnucpro", __version__)))}</p></header>'
-            f'{"".join(sections)}<footer>Made by virnucpro from run_info.json, prediction_results.txt and '
-            f'sequences.tsv. Rebuild with <code>virnucpro report DIR</code>.</footer>'
-            f'<script>{SCRIPT}</script></body></html>\n')
+    version = escape(str(info.get("versions", {}).get("virnucpro", __version__)))
+    return document("virnucpro report", f"{escape(_input_names(info))} &middot; virnucpro {version}",
+                    "".join(sections), "Made by virnucpro from run_info.json, prediction_results.txt and "
+                    "sequences.tsv. Rebuild with <code>virnucpro report DIR</code>.")
 
 
 def _input_names(info: dict) -> str:

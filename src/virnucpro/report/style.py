@@ -1,4 +1,6 @@
-"""The report pages' look: colours, inline CSS, and the one small script (sortable tables)."""
+"""The report pages' look: colours, inline CSS, the one small script (sortable tables) and the page shell."""
+
+from html import escape
 
 VERDICT_COLORS = {"virus": "#c0392b", "others": "#2e86c1", "no_frames": "#a6acaf"}
 
@@ -52,3 +54,13 @@ SCRIPT = """
   document.documentElement.setAttribute("data-report-ready", "1");
 })();
 """
+
+
+def document(title: str, subtitle: str, body: str, footer: str) -> str:
+    """A whole self-contained page: head with the CSS, header (title, `subtitle` HTML), `body` HTML, `footer`
+    HTML, then the script."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{escape(title)}</title><style>{CSS}</style></head><body>'
+            f'<header><h1>{escape(title)}</h1><p>{subtitle}</p></header>{body}<footer>{footer}</footer>'
+            f'<script>{SCRIPT}</script></body></html>\n')

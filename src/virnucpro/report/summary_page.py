@@ -8,7 +8,7 @@ from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.report import aggregate, svg
-from virnucpro.report.style import CSS, SCRIPT, VERDICT_COLORS, verdict_legend
+from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\n"
 
@@ -35,12 +35,11 @@ def render(rows: list[tuple[str, dict, aggregate.RunFigures]]) -> str:
         ("sample", "text"), ("records", "num"), ("virus", "num"), ("others", "num"), ("no frames", "num"),
         ("frames", "num"), ("% virus", "num"), ("verdicts", "text"), ("frame virus scores", "text")))
     body = "".join(_row(sample, counts, figs) for sample, counts, figs in rows)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>virnucpro summary</title>'
-            f'<style>{CSS}</style></head><body><header><h1>virnucpro summary</h1><p>{len(rows)} sample(s); '
-            f'each links to its own report</p></header><table class="sortable"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{body}</tbody></table><p class="note">verdicts: {verdict_legend()}; frame virus scores from 0 to 1, '
-            f'red from 0.5 (called virus).</p><footer>Made by virnucpro from each sample\'s run_info.json and '
-            f'tables.</footer><script>{SCRIPT}</script></body></html>\n')
+    table = (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+             f'<p class="note">verdicts: {verdict_legend()}; frame virus scores from 0 to 1, red from 0.5 (called '
+             f'virus).</p>')
+    return document("virnucpro summary", f"{len(rows)} sample(s); each links to its own report", table,
+                    "Made by virnucpro from each sample's run_info.json and tables.")
 
 
 def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.report import svg
-from virnucpro.report.style import CSS, SCRIPT
+from virnucpro.report.style import document
 
 
 def write_training_report(root: Path, metrics: dict) -> Path:
@@ -32,14 +32,12 @@ def render(m: dict) -> str:
                    f"<td>{escape('; '.join(f'{Path(p).name}: {s}' for p, s in f['selection'].items()))}</td></tr>"
                    for n, f in m["frames"].items())
     stop = (f"stopped early after epoch {len(epochs)}" if m["stopped_early"] else f"ran all {len(epochs)} epochs")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>virnucpro training report</title>'
-            f'<style>{CSS}</style></head><body><header><h1>virnucpro training report</h1><p>chunk size '
-            f'{m["chunk_size"]}, seed {m["seed"]}; best epoch {m["best_epoch"]} (its weights are kept), {stop}</p>'
-            f'</header><section><h2>Curves</h2><div class="grid"><figure>{loss}</figure><figure>{scores}</figure>'
-            f'</div></section><section><h2>Held-out {m["validation_frames"]:,} frames (10%)</h2>'
-            f'<table class="kv">{rows}</table></section><section><h2>Data</h2><table class="wide"><tr><th>class</th>'
-            f'<th>records</th><th>chunks</th><th>ambiguous chunks dropped</th><th>frames</th><th>frames chosen by'
-            f'</th></tr>{data}</table><table class="kv"><caption>Recipe</caption>'
-            + "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in m["recipe"].items())
-            + f'</table></section><footer>Made by virnucpro train from metrics.json.</footer><script>{SCRIPT}</script>'
-            '</body></html>\n')
+    recipe = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in m["recipe"].items())
+    body = (f'<section><h2>Curves</h2><div class="grid"><figure>{loss}</figure><figure>{scores}</figure></div>'
+            f'</section><section><h2>Held-out {m["validation_frames"]:,} frames (10%)</h2><table class="kv">{rows}'
+            f'</table></section><section><h2>Data</h2><table class="wide"><tr><th>class</th><th>records</th>'
+            f'<th>chunks</th><th>ambiguous chunks dropped</th><th>frames</th><th>frames chosen by</th></tr>{data}'
+            f'</table><table class="kv"><caption>Recipe</caption>{recipe}</table></section>')
+    subtitle = (f'chunk size {m["chunk_size"]}, seed {m["seed"]}; best epoch {m["best_epoch"]} (its weights are '
+                f'kept), {stop}')
+    return document("virnucpro training report", subtitle, body, "Made by virnucpro train from metrics.json.")

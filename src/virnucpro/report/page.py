@@ -55,10 +55,14 @@ def render(info: dict, figs: aggregate.RunFigures) -> str:
                     "sequences.tsv. Rebuild with <code>virnucpro report DIR</code>.")
 
 
+def input_files(desc) -> list[dict]:
+    """run_info's `input`: one file's record, or several under `files` (several inputs, --paired)."""
+    return desc.get("files", [desc]) if isinstance(desc, dict) else []
+
+
 def _input_names(info: dict) -> str:
     desc = info.get("input", {})
-    files = desc.get("files", [desc]) if isinstance(desc, dict) else []
-    names = [Path(str(f.get("path", "?"))).name for f in files]
+    names = [Path(str(f.get("path", "?"))).name for f in input_files(desc)]
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return shown + (" (paired)" if isinstance(desc, dict) and desc.get("paired") else "")
 
@@ -154,9 +158,8 @@ def _models_table(models: dict) -> str:
 
 
 def _inputs_table(desc: dict) -> str:
-    files = desc.get("files", [desc]) if isinstance(desc, dict) else []
     rows = "".join(f"<tr><td>{escape(str(f.get('path', '')))}</td><td>{int(f.get('bytes', 0)):,}</td>"
-                   f"<td class='hash'>{escape(str(f.get('sha256', '')))}</td></tr>" for f in files)
+                   f"<td class='hash'>{escape(str(f.get('sha256', '')))}</td></tr>" for f in input_files(desc))
     return (f'<table class="wide"><caption>Input</caption><tr><th>file</th><th>bytes</th><th>sha256</th></tr>'
             f'{rows}</table>')
 

@@ -53,14 +53,48 @@ def alibi_slopes(num_heads: int) -> list[float]:
 
 
 def choose_backend(requested: str, q: torch.Tensor, has_bias: bool) -> str:
-    """Resolve 'auto' to a concrete kernel for this device, dtype and bias."""
+    """Resolve 'auto' to a concrete kernel for this device, dtype and bias; a kernel that cannot run this
+    model (e.g. a head dimension below the fused kernels' minimum) gives way to the next one that can
+    (SDPA, which runs everything), said once in the log."""
     assert requested in BACKENDS, requested
-    if requested != "auto":
-        return requested
-    fast_dtype = q.dtype in (torch.float16, torch.bfloat16)
-    if q.is_cuda and fast_dtype:
+    kind = requested if requested != "auto" else _fastest(q, has_bias)
+    problem = unsupported(kind, q, has_bias)
+    if problem is None:
+        return kind
+    _say_once(f"attention: {kind} cannot run this model ({problem}); using sdpa")
+    return "sdpa"
+
+
+def _fastest(q: torch.Tensor, has_bias: bool) -> str:
+    if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
         return "flex" if has_bias else ("varlen" if _has_varlen() else "flex")
     return "sdpa"
+
+
+def unsupported(kind: str, q: torch.Tensor, has_bias: bool) -> str | None:
+    """Why kernel `kind` cannot run q (T, H, D) here, or None if it can."""
+    head_dim = q.shape[-1]
+    if kind == "flex" and (head_dim < 16 or head_dim & (head_dim - 1)):
+        return f"head dimension {head_dim}; FlexAttention needs a power of two >= 16"
+    if kind == "varlen":
+        if has_bias:
+            return "an attention bias; varlen_attn has no bias input"
+        if not (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)):
+            return "varlen_attn needs fp16/bf16 on CUDA"
+        if head_dim % 8 or not 8 <= head_dim <= 256:
+            return f"head dimension {head_dim}; varlen_attn needs a multiple of 8 up to 256"
+    return None
+
+
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        import logging
+
+        logging.getLogger("virnucpro").info(message)
 
 
 @functools.lru_cache(maxsize=None)

@@ -127,4 +127,4 @@ class DnaBert(nn.Module):
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:
         """(N, D) fp32 mean over all tokens of each sequence."""
-        return segment_mean(self.hidden_states(batch), batch.cu_seqlens)
+        return segment_mean(self.hidden_states(batch), batch.cu_seqlens, max_len=batch.max_len)

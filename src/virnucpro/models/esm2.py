@@ -203,4 +203,4 @@ class ESM2(nn.Module):
         residues = batch.lengths - 2  # (N,)
         last = torch.clamp(residues, max=POOL_MAX_RESIDUES)[batch.seq_id]  # (T,)
         keep = (batch.pos >= 1) & (batch.pos <= last)
-        return segment_mean(x, batch.cu_seqlens, keep)
+        return segment_mean(x, batch.cu_seqlens, keep, max_len=batch.max_len)

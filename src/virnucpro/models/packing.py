@@ -74,24 +74,28 @@ def from_lengths(tokens: torch.Tensor, lengths: torch.Tensor) -> PackedBatch:
     return PackedBatch(tokens, seq_id, pos, cu, lengths.long(), int(lengths.max()) if n else 0)
 
 
-def segment_mean(x: torch.Tensor, cu_seqlens: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+def segment_mean(x: torch.Tensor, cu_seqlens: torch.Tensor, weight: torch.Tensor | None = None,
+                 max_len: int | None = None) -> torch.Tensor:
     """Mean of rows of `x` (T, D) per packed sequence (`cu_seqlens` (N+1,)); `weight` (T,) bool selects rows.
 
-    Deterministic on every device: the sums are differences of a float64 running sum (a scan, the same
-    bits on every run), not atomic adds (`index_add_` on CUDA adds in whatever order threads arrive, so
-    the last bit of a pooled embedding, and then of a score, changed from run to run). float64 keeps
-    the differences exact to ~1e-12 over any batch. No host sync.
+    Deterministic on every device: each sequence's rows are gathered into a padded (N, L, D) block (zeros
+    past its end or where `weight` is False) and summed along L by one fixed-order reduction with fp32
+    accumulation, as the original's `torch.mean` of fp32 states. Not atomic adds (`index_add_` on CUDA
+    adds in arrival order, so the last bit changed from run to run) and not a running sum over T (a
+    column-wise scan is sequential in T: it was 44% of DNABERT-S's GPU time). Batches are length-sorted,
+    so the padding is small. `max_len` (the longest sequence, a host int) avoids a device sync.
 
     Returns:
         (N, D) float32.
     """
-    xf = x.double()
+    starts = cu_seqlens[:-1].long()  # (N,)
+    lengths = cu_seqlens[1:].long() - starts  # (N,)
+    width = max_len if max_len is not None else int(lengths.max())
+    offsets = torch.arange(width, device=x.device)  # (L,)
+    valid = offsets[None, :] < lengths[:, None]  # (N, L)
+    rows = (starts[:, None] + offsets[None, :]).clamp_(max=x.shape[0] - 1)  # (N, L) row of x per slot
     if weight is not None:
-        xf = xf * weight.double()[:, None]
-    w = weight.double() if weight is not None else torch.ones(x.shape[0], dtype=torch.float64, device=x.device)
-    zero = torch.zeros(1, x.shape[1], dtype=torch.float64, device=x.device)
-    running = torch.cat([zero, xf.cumsum(0)])  # (T+1, D): running[i] = sum of rows before i
-    counts = torch.cat([zero[:, 0], w.cumsum(0)])  # (T+1,)
-    ends, starts = cu_seqlens[1:].long(), cu_seqlens[:-1].long()
-    sums = running[ends] - running[starts]  # (N, D)
-    return (sums / (counts[ends] - counts[starts])[:, None]).float()
+        valid &= weight[rows]
+    block = x[rows] * valid[..., None].to(x.dtype)  # (N, L, D): multiplying by 0/1 is exact
+    sums = block.sum(1, dtype=torch.float32)  # (N, D)
+    return sums / valid.sum(1, keepdim=True).to(torch.float32)

@@ -138,3 +138,39 @@ def test_predict_fp8_on_gpu_completes_and_stays_close_to_fp16(tmp_path, tiny_mod
     # the tiny random models are touchy: on the H200 the largest score change was 0.21, the mean 0.015
     assert 0 < max(diffs) < 0.5 and sum(diffs) / len(diffs) < 0.05
     assert json.loads((tmp_path / "fp8" / "run_info.json").read_text())["precision"] == "fp8"
+
+
+def test_check_precision_climbs_the_ladder_and_exits_1_when_only_fp16_is_fit(tmp_path, tiny_models, reads_3k, run_cli):
+    """Every rung is reported (all four linears, then fc1+fc2); a classifier made so sensitive that any change of
+    the embedding flips calls leaves only fp16 fit: exit status 1 for scripts."""
+    from virnucpro import cmd_check_precision as cp
+    from virnucpro.model_store import ModelRefs
+    from virnucpro.pipeline.precision_check import LADDER
+
+    refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
+                     classifier=str(tiny_models.classifier))
+    cfg = cp.CheckConfig(inputs=[str(reads_3k)], models=refs, offline=True, device="cpu", frames=200,
+                         linear="fp8_reference")
+    report = cp.run(cfg)
+    assert [r["variant"] for r in report["ladder"]] == [v.name for v in LADDER[:-1]]
+    assert report["chosen"] in {v.name for v in LADDER}
+    assert report["ladder"][1]["esm_cosine"]["p1"] >= report["ladder"][0]["esm_cosine"]["p1"] - 1e-4
+    fit = [r["variant"] for r in report["ladder"] if r["fit"]]
+    assert report["chosen"] == (fit[0] if fit else "fp16")
+
+
+def test_ladder_falls_back_to_fp16_and_the_command_exits_1(tiny_models, reads_3k, monkeypatch, run_cli):
+    from virnucpro import cmd_check_precision as cp
+    from virnucpro.model_store import ModelRefs
+    from virnucpro.pipeline import precision_check
+
+    monkeypatch.setattr(precision_check, "MIN_P1_COSINE", 1.01)  # no fp8 rung can meet it
+    refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
+                     classifier=str(tiny_models.classifier))
+    report = cp.run(cp.CheckConfig(inputs=[str(reads_3k)], models=refs, offline=True, device="cpu", frames=100,
+                                   linear="fp8_reference"))
+    assert report["chosen"] == "fp16" and not any(r["fit"] for r in report["ladder"])
+    monkeypatch.setattr(cp, "run", lambda cfg: report)
+    code, out, _ = run_cli("check-precision", reads_3k, "--dnabert", tiny_models.dnabert_dir, "--esm",
+                           tiny_models.esm_dir, "--classifier", tiny_models.classifier, "--offline")
+    assert code == 1

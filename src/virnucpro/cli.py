@@ -117,7 +117,7 @@ def _model_refs(args: argparse.Namespace):
 
 
 def _add_check_precision(sub) -> None:
-    p = sub.add_parser("check-precision", help="measure how much --precision fp8 changes results on your data",
+    p = sub.add_parser("check-precision", help="measure how much --precision fp8 changes results on your data (exit 1: use fp16)",
                        formatter_class=DefaultsOnceFormatter,
                        description="Embed a deterministic sample of the input's chunks with fp16 and with the fast "
                                    "mode, using your models, and report embedding cosine, score differences and "
@@ -138,11 +138,11 @@ def _add_check_precision(sub) -> None:
 def _run_check_precision(args: argparse.Namespace) -> int:
     from virnucpro import cmd_check_precision
 
-    cmd_check_precision.run(cmd_check_precision.CheckConfig(
+    report = cmd_check_precision.run(cmd_check_precision.CheckConfig(
         inputs=args.inputs, paired=args.paired, chunk_size=args.chunk_size, models=_model_refs(args),
         model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
         frames=args.frames, threads=args.threads, json_out=args.json_out))
-    return 0
+    return 1 if report["chosen"] == "fp16" else 0  # scripts: no fast rung is fit for this data
 
 
 def _add_predict(sub) -> None:

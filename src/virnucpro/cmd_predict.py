@@ -97,8 +97,9 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                         ",".join(devices), precision)
         clock.lap("read_and_hash_input")
         if (done := already_complete(out, info, cfg.force)) is not None:
-            log.info("%s already holds this run's results (checked against run_info.json): nothing to do; pass "
-                     "--force to recompute", out.root)
+            with run_log(out.log, info):  # a no-op rerun is logged too
+                log.info("%s already holds this run's results (checked against run_info.json): nothing to do; pass "
+                         "--force to recompute", out.root)
             return done
         info["counts"] = _scan(sources, cfg)  # validates the whole input before the output dir is claimed
         clock.lap("scan")

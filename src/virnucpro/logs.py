@@ -13,6 +13,33 @@ from typing import Iterator
 from virnucpro import __version__
 
 LOGGER = "virnucpro"
+BACKLOG_LIMIT = 10_000  # records kept until a run's log file opens
+
+
+class _StderrNow(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a live progress bar redirects it, so a log line is
+    printed above the bar instead of being glued onto it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _Backlog(logging.Handler):
+    """What the command logged before its output directory's log file was open (input summary, warnings):
+    replayed into that file by `run_log`, so the file holds everything printed on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < BACKLOG_LIMIT:
+            self.records.append(record)
 
 
 def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> logging.Logger:
@@ -20,9 +47,10 @@ def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> 
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
     for h in list(log.handlers):
-        if getattr(h, "_virnucpro_stderr", False):
+        if getattr(h, "_virnucpro_stderr", False) or isinstance(h, _Backlog):
             log.removeHandler(h)
-    h = logging.StreamHandler()
+    log.addHandler(_Backlog())
+    h = _StderrNow()
     h._virnucpro_stderr = True  # type: ignore[attr-defined]
     h.setLevel(logging.ERROR if quiet else logging.DEBUG if verbosity > 0 else logging.INFO)
     h.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s", "%H:%M:%S"))
@@ -60,10 +88,13 @@ def add_file_log(path: Path) -> logging.Handler:
 @contextlib.contextmanager
 def run_log(path: Path, info: dict | None = None) -> Iterator[None]:
     """Log to `path` for the duration of a block, after a line that marks where this run starts."""
+    earlier = _take_backlog()
     handler = add_file_log(path)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     logging.getLogger(LOGGER).debug("===== run start %s: virnucpro %s, pid %d, command: %s", stamp, __version__,
                                     os.getpid(), (info or {}).get("command", " ".join(sys.argv)))
+    for record in earlier:
+        handler.handle(record)
     try:
         yield
     except BaseException as exc:
@@ -72,3 +103,14 @@ def run_log(path: Path, info: dict | None = None) -> Iterator[None]:
     finally:
         logging.getLogger(LOGGER).removeHandler(handler)
         handler.close()
+
+
+def _take_backlog() -> list[logging.LogRecord]:
+    """What was logged before a log file opened (once: collecting stops here)."""
+    log = logging.getLogger(LOGGER)
+    records: list[logging.LogRecord] = []
+    for h in list(log.handlers):
+        if isinstance(h, _Backlog):
+            records += h.records
+            log.removeHandler(h)
+    return records

@@ -243,17 +243,17 @@ def precision_report(masters, tok, frames, engine_kwargs) -> dict:
 
 def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     """`predict` end to end (parse, prepare, tokenise, both encoders, classify, write) on W150 reads."""
-    from virnucpro import cmd_predict
+    from virnucpro.pipeline import run as predict_run
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.synthetic import write_reads
 
     src = tmp / "e2e.fa"
     write_reads(src, n_reads, seed=21)
     clf = MLPClassifier(embedder.feature_dim).eval()
-    cfg = cmd_predict.PredictConfig(inputs=[str(src)], output_dir=tmp / "e2e_out", force=True, device="cuda",
+    cfg = predict_run.PredictConfig(inputs=[str(src)], output_dir=tmp / "e2e_out", force=True, device="cuda",
                                     precision="fp16", progress=False)
     t = time.perf_counter()
-    info = cmd_predict.run(cfg, preloaded=(embedder, clf))
+    info = predict_run.run(cfg, preloaded=(embedder, clf))
     sec = time.perf_counter() - t
     frames = info["counts"]["frames"]
     return {"reads": n_reads, "frames": frames, "seconds": round(sec, 2), "frames_per_s": round(frames / sec, 1),

@@ -117,7 +117,7 @@ def encoders(engine, work: dict, budget: int, ceilings: dict) -> dict:
 
 def e2e(engine, n_reads: int, tmp: Path) -> dict:
     """`predict` on the same W150 reads in fp16 and in fp8 (a short warm-up run of each first)."""
-    from virnucpro import cmd_predict
+    from virnucpro.pipeline import run as predict_run
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.models.fp8 import quantize_esm
     from virnucpro.synthetic import write_reads
@@ -133,10 +133,10 @@ def e2e(engine, n_reads: int, tmp: Path) -> dict:
             src = tmp / f"e2e_{name}.fa"
             if not src.exists():
                 write_reads(src, n, seed=21)
-            cfg = cmd_predict.PredictConfig(inputs=[str(src)], output_dir=tmp / f"e2e_{mode}_{name}", force=True,
+            cfg = predict_run.PredictConfig(inputs=[str(src)], output_dir=tmp / f"e2e_{mode}_{name}", force=True,
                                             device="cuda", precision=mode, progress=False)
             t = time.perf_counter()
-            info = cmd_predict.run(cfg, preloaded=(engine, clf))
+            info = predict_run.run(cfg, preloaded=(engine, clf))
             sec = time.perf_counter() - t
         rows[mode] = {"reads": n_reads, "frames": info["counts"]["frames"], "seconds": round(sec, 2),
                       "frames_per_s": round(info["counts"]["frames"] / sec, 1),

@@ -45,16 +45,16 @@ def run_scaling(devices: list[str], reads_per_device: int, out: Path, commit: st
 
 
 def _step(devices: list[str], n_reads: int, tmp: Path) -> dict:
-    from virnucpro import cmd_predict
+    from virnucpro.pipeline import run as predict_run
     from virnucpro.synthetic import write_reads
 
     src = tmp / f"w150_{n_reads}.fa"
     write_reads(src, n_reads, seed=21)
-    cfg = cmd_predict.PredictConfig(inputs=[str(src)], output_dir=tmp / f"out_{len(devices)}", force=True,
+    cfg = predict_run.PredictConfig(inputs=[str(src)], output_dir=tmp / f"out_{len(devices)}", force=True,
                                     device=",".join(devices), precision="fp16", progress=False)
     before = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
-    info = cmd_predict.run(cfg, preloaded="random")
+    info = predict_run.run(cfg, preloaded=predict_run.RandomWeights())
     sec = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_SELF)
     frames = info["counts"]["frames"]

@@ -7,13 +7,14 @@ embeddings are a safetensors shard `embeddings/unit_NNNNNNN.safetensors` (`dnabe
 
 from __future__ import annotations
 
-from virnucpro import cmd_predict
+import dataclasses
+
+from virnucpro.pipeline import run as pipeline
 
 
-def run(cfg: cmd_predict.PredictConfig) -> dict:
+def run(cfg: pipeline.PredictConfig) -> dict:
     """Extract with `cfg` (inputs, models, devices, ...); returns run_info."""
-    cfg.extract = True
-    return cmd_predict.run(cfg)
+    return pipeline.run(dataclasses.replace(cfg, extract=True))
 
 
 def load(directory: str):

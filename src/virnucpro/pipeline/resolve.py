@@ -1,0 +1,137 @@
+"""What a predict/extract run derives from its config before touching the output directory: checked inputs,
+threads, devices, precision, model paths and hashes. The config itself is never changed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from virnucpro.errors import InputError
+from virnucpro.hashing import sha256_model
+from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
+from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices, resolve_precision
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.run_info import read_info
+from virnucpro.pipeline.shards import ShardSpec
+from virnucpro.pipeline.worker import WorkerConfig
+
+log = logging.getLogger("virnucpro")
+
+
+class RandomWeights:
+    """Every worker builds the benchmark's seeded random full-size models (no model files)."""
+
+
+@dataclass
+class Resolved:
+    """A run's resolved values: what `auto` and 0 became, and where the models are."""
+
+    devices: list[str]
+    precision: str
+    threads: int  # CPU threads in all (workers on the CPU share them)
+    auto_threads: bool
+    keep_intermediate: bool
+    unit_frames: int
+    shard: ShardSpec | None
+    home: Path
+    models: ModelPaths | None  # None: preloaded or random models
+    model_info: dict
+
+
+def resolve(cfg, preloaded=None) -> Resolved:
+    """Check the inputs and arguments, resolve devices, precision, threads and models (downloaded if needed).
+
+    Raises:
+        InputError: no or unusable inputs, --shard with --keep-intermediate or extract, fp8 without FP8 cores.
+        ModelError: a model cannot be found or fetched; the classifier does not fit the chunk size.
+    """
+    from virnucpro.cpus import effective_threads
+    from virnucpro.memory import limit_heap_fragmentation
+
+    shard = ShardSpec.parse(cfg.shard) if cfg.shard else None
+    if shard is not None and (cfg.keep_intermediate or cfg.extract):
+        raise InputError("--shard is for predict without --keep-intermediate: run without --shard")
+    check_inputs(cfg.inputs, cfg.paired)
+    limit_heap_fragmentation()
+    home = home_dir(cfg.model_dir)
+    paths = _model_paths(cfg, home) if preloaded is None else None
+    devices = resolve_devices(parse_devices(cfg.device))
+    precision = resolve_precision(cfg.precision, devices[0])
+    if precision == "fp8":
+        check_fp8(devices)
+    info = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
+    if paths and not cfg.extract:
+        from virnucpro.models.classifier_registry import check_chunk_size
+
+        check_chunk_size(paths.classifier, info["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
+                         cfg.chunk_size)
+    unit_frames = cfg.unit_frames or (65536 if devices[0].startswith("cuda") else 4096)
+    return Resolved(devices, precision, effective_threads(cfg.threads), cfg.threads == 0,
+                    cfg.keep_intermediate or cfg.extract, unit_frames, shard, home, paths, info)
+
+
+def check_inputs(inputs: list[str], paired: bool) -> None:
+    if not inputs:
+        raise InputError("no input given: name a FASTA/FASTQ/BAM file, several, or '-' for stdin")
+    if inputs.count("-") > 1:
+        raise InputError("'-' (stdin) is given more than once: stdin can be read only once")
+    if paired and len(inputs) > 2:
+        raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(inputs)}: run "
+                         "each pair separately")
+
+
+def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:
+    """One per device; CPU workers share the threads (each unit is summed the same way whichever takes it).
+
+    Without --threads, a resumed CPU run keeps the earlier run's threads per worker (scores stay identical).
+    """
+    threads = r.threads
+    if r.devices[0] == "cpu" and r.auto_threads:
+        threads = _threads_of_unfinished_run(out, threads, len(r.devices))
+    per_worker = max(1, threads // len(r.devices)) if r.devices[0] == "cpu" else threads
+    return [WorkerConfig(device=d, precision=r.precision, out_dir=out.root, models=r.models, threads=per_worker,
+                         attention=cfg.attention, compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
+                         dnabert_batch_tokens=cfg.dnabert_batch_tokens, keep_intermediate=r.keep_intermediate)
+            for d in r.devices]
+
+
+def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
+    """The parameters that must match for committed work to be reused."""
+    params = {"chunk_size": cfg.chunk_size, "unit_frames": r.unit_frames, "precision": r.precision,
+              "device_type": worker.device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
+              "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
+    if worker.device == "cpu":  # CPU matmuls sum in a thread-count-dependent order: a score's last digit can move
+        params["cpu_threads"] = worker.threads
+    if cfg.shard:
+        params["shard"] = cfg.shard
+    if cfg.extract:
+        params["mode"] = "extract"
+    return params
+
+
+def _threads_of_unfinished_run(out: OutputPaths, threads: int, workers: int) -> int:
+    old = read_info(out.run_info)
+    earlier = (old or {}).get("parameters", {}).get("cpu_threads")
+    if old is None or old.get("status") == "complete" or not isinstance(earlier, int) or earlier * workers == threads:
+        return threads
+    log.info("resuming with the earlier run's %d CPU threads per worker (scores stay identical to an uninterrupted "
+             "run)", earlier)
+    return earlier * workers
+
+
+def _model_paths(cfg, home: Path) -> ModelPaths:
+    if cfg.extract:  # the encoders only
+        return ModelPaths(*resolve_encoders(cfg.models, home, cfg.offline), None)
+    return resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline)
+
+
+def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:
+    cache = home / "hashes.json"
+    info = {"dnabert": {"ref": refs.dnabert, "revision": refs.revision_dnabert, "path": str(paths.dnabert),
+                        "sha256": sha256_model(paths.dnabert, cache)},
+            "esm": {"ref": refs.esm, "revision": refs.revision_esm, "path": str(paths.esm),
+                    "sha256": sha256_model(paths.esm, cache)}}
+    if paths.classifier is not None:
+        info["classifier"] = {"path": str(paths.classifier), "sha256": sha256_model(paths.classifier, cache)}
+    return info

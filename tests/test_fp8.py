@@ -174,3 +174,29 @@ def test_ladder_falls_back_to_fp16_and_the_command_exits_1(tiny_models, reads_3k
     code, out, _ = run_cli("check-precision", reads_3k, "--dnabert", tiny_models.dnabert_dir, "--esm",
                            tiny_models.esm_dir, "--classifier", tiny_models.classifier, "--offline")
     assert code == 1
+
+
+def test_predict_fast_mode_settles_its_rung_before_computing(tiny_models, reads_3k, monkeypatch):
+    """predict's own check (the CPU reference product): climbs the ladder on ~2,000 sampled frames with the loaded
+    models, hands them on, records what it tried; a resume keeps the recorded rung; --no-precision-check skips."""
+    from virnucpro.model_store import ModelPaths
+    from virnucpro.pipeline import precision_check as pc
+    from virnucpro.pipeline.worker import WorkerConfig, load_models
+    from virnucpro.seqio import read_inputs
+
+    paths = ModelPaths(tiny_models.dnabert_dir, tiny_models.esm_dir, tiny_models.classifier)
+    w = WorkerConfig(device="cpu", precision="fp32", out_dir=".", models=paths)
+    loaded = load_models(w)
+    batches = lambda: read_inputs([str(reads_3k)], 4096, None, 1, False)  # noqa: E731
+    monkeypatch.setattr(pc, "MIN_P1_COSINE", 1.01)  # nothing but fp16 is fit
+    workers, kept, record = pc.settle_fast_mode([w], batches, 500, None, None, True, loaded, "fp8_reference")
+    assert kept is loaded and record["chosen"] == "fp16" and workers[0].precision == "fp16"
+    assert [t["variant"] for t in record["tried"]] == ["fp8", "fp8-ffn"] and 1500 <= record["sample_frames"] <= 2100
+    monkeypatch.setattr(pc, "MIN_P1_COSINE", -1.0)  # everything is fit: the fastest rung, the check stops there
+    monkeypatch.setattr(pc, "MAX_CHUNK_CHANGES", 1.0)
+    workers, _, record = pc.settle_fast_mode([w], batches, 500, None, None, True, loaded, "fp8_reference")
+    assert record["chosen"] == "fp8" and len(record["tried"]) == 1
+    workers, _, again = pc.settle_fast_mode([w, w], batches, 500, None, {"chosen": "fp8-ffn", "checked": True}, True)
+    assert again["chosen"] == "fp8-ffn" and all(x.fp8_linears == ("fc1", "fc2") for x in workers)
+    _, _, unchecked = pc.settle_fast_mode([w], batches, 500, None, None, False)
+    assert unchecked == {"checked": False, "chosen": "fp8"}

@@ -38,6 +38,7 @@ class EngineConfig:
     compile: bool = False
     fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
     esm_linear: str = "plain"  # ESM-2's linear layers: plain, fp8 (--precision fp8) or fp8_reference (tests)
+    esm_fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # which of them run in fp8
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -121,7 +122,7 @@ class Embedder:
         if cfg.esm_linear != "plain":
             from virnucpro.models.fp8 import quantize_esm
 
-            quantize_esm(self.esm)  # weights quantised once, here; the fp16 ones stay for check-precision
+            quantize_esm(self.esm, cfg.esm_fp8_linears)  # weights quantised once, here; the fp16 ones stay
             self.esm.use_linear(cfg.esm_linear)
         if cfg.compile:
             self.dnabert.compile_blocks()

@@ -10,6 +10,27 @@ from virnucpro.pipeline.worker import embeddings_ok
 from virnucpro.pipeline.workunits import UnitPlan, committed_units, group_units, unit_ok, unit_path
 
 log = logging.getLogger("virnucpro")
+TARGET_UNITS = 32  # an input is cut into about this many units, so that every shard of a cluster run has work
+UNIT_FRAMES = {"cuda": (8192, 65536), "cpu": (256, 4096)}  # (smallest, largest) unit per device type
+
+
+def unit_frames_for(requested: int, device_type: str, frames: int) -> int:
+    """Frames per unit: `requested`, or from the input's frame count alone (one plan whatever the shards or the
+    number of devices): about TARGET_UNITS units, within the device type's bounds, a multiple of 256."""
+    if requested:
+        return requested
+    smallest, largest = UNIT_FRAMES["cuda" if device_type.startswith("cuda") else "cpu"]
+    per_unit = -(-frames // TARGET_UNITS)
+    return min(largest, max(smallest, -(-per_unit // 256) * 256))
+
+
+def first_or_none(items):
+    """(the iterator with nothing consumed from the caller's view, whether it holds anything)."""
+    import itertools
+
+    it = iter(items)
+    first = next(it, None)
+    return (itertools.chain([first], it) if first is not None else iter(())), first is not None
 
 
 def units_to_compute(prepared, unit_frames: int, out: OutputPaths, plans: list[UnitPlan], bar,
@@ -36,3 +57,14 @@ def still_good(out: OutputPaths, plan: UnitPlan, keep_intermediate: bool) -> boo
     log.warning("work unit %d is damaged or incomplete (truncated, emptied or altered): recomputing it", plan.index)
     path.unlink(missing_ok=True)
     return False
+
+
+def say_nothing_to_compute(units: int, shard: ShardSpec | None) -> None:
+    """Why no model was loaded: every unit is another shard's, already committed, or the input is empty."""
+    if shard is not None and not any(shard.owns(k) for k in range(units)):
+        log.warning("shard %s has nothing to compute: the input makes %d work unit(s), all of them other shards' "
+                    "(merge still takes this shard)", shard.describe(), units)
+    elif units == 0:
+        log.info("nothing to compute: the input has no frame to embed (models not loaded)")
+    else:
+        log.info("nothing to compute: every work unit is already committed (models not loaded)")

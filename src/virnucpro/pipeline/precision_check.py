@@ -14,6 +14,7 @@ import numpy as np
 
 MAX_CHUNK_CHANGES = 0.005  # at most 0.5% of chunk calls may change ...
 MIN_P1_COSINE = 0.999  # ... and 99% of frames keep their ESM-2 embedding within this cosine
+RUN_CHECK_FRAMES = 2000  # predict's own check: ~2,000 frames (seconds on a GPU, < 2% of a 1M-read run)
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,59 @@ def verdict_line(r: dict) -> str:
            f"{100 * MAX_CHUNK_CHANGES:.1f}%), 1st-percentile cosine {r['esm_cosine']['p1']:.5f} (limit {MIN_P1_COSINE})")
     name = r.get("variant", r.get("precision", "fp8"))
     return f"{name} is fit for this data: {how}" if r["fit"] else f"{name} is NOT recommended for this data: {how}"
+
+
+def settle_fast_mode(workers: list, batches, chunk_size: int, total_frames: int, earlier: dict | None, check: bool,
+                     loaded=None, linear_kind: str = "fp8"):
+    """`predict --precision fp8`: the rung this run uses, decided before any unit is computed.
+
+    A resumed run keeps the rung recorded in its run_info (`earlier`); without `check` the fastest rung is
+    used; otherwise the ladder is climbed on a sample of the input with the models loaded once on the first
+    device (handed on to the computation when there is one device).
+
+    Returns:
+        (worker configs running that rung, (embedder, classifier) already loaded or None, run_info record).
+    """
+    import logging
+    import time
+
+    log = logging.getLogger("virnucpro")
+    if earlier is not None:
+        log.info("fast mode: %s, as chosen when this run started (run_info.json)", earlier["chosen"])
+        return _with_rung(workers, VARIANTS[earlier["chosen"]]), loaded, earlier
+    if not check:
+        log.info("fast mode: fp8 on all four ESM-2 linears, unchecked (--no-precision-check)")
+        return _with_rung(workers, LADDER[0]), loaded, {"checked": False, "chosen": LADDER[0].name}
+    t0 = time.perf_counter()
+    sample = sample_frames(batches, chunk_size, RUN_CHECK_FRAMES, total=total_frames)
+    if loaded is None:
+        from virnucpro.pipeline.worker import load_models
+
+        loaded = load_models(workers[0])
+        log.info("models loaded on %s (fp8 check first) in %.1f s", workers[0].device, time.perf_counter() - t0)
+    chosen, tried = climb(*loaded, sample, linear_kind) if sample.ids else (LADDER[0], [])
+    record = {"checked": True, "sample_frames": len(sample.ids), "tried": tried, "chosen": chosen.name,
+              "seconds": round(time.perf_counter() - t0, 2)}
+    reason = "; ".join(verdict_line(t) for t in tried) or "no frame to sample"
+    log.info("fast mode: using %s (%s; check %.1f s)", chosen.name, reason, record["seconds"])
+    workers = _with_rung(workers, chosen)
+    return workers, (loaded if len(workers) == 1 else None), record  # several workers: each loads its own copy
+
+
+def _with_rung(workers: list, variant: Variant) -> list:
+    import dataclasses
+
+    if not variant.linears:
+        return [dataclasses.replace(w, precision="fp16") for w in workers]
+    return [dataclasses.replace(w, fp8_linears=variant.linears) for w in workers]
+
+
+def earlier_fast_mode(out, force: bool) -> dict | None:
+    """The fast-mode rung an unfinished run in `out` started with (a resume keeps it), else None."""
+    from virnucpro.pipeline.run_info import read_info
+
+    old = None if force else read_info(out.run_info)
+    if not isinstance(old, dict) or old.get("status") == "complete":
+        return None
+    record = old.get("precision_check")
+    return record if isinstance(record, dict) and record.get("chosen") in VARIANTS else None

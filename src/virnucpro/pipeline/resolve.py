@@ -32,7 +32,6 @@ class Resolved:
     threads: int  # CPU threads in all (workers on the CPU share them)
     auto_threads: bool
     keep_intermediate: bool
-    unit_frames: int
     shard: ShardSpec | None
     home: Path
     models: ModelPaths | None  # None: preloaded or random models
@@ -66,9 +65,8 @@ def resolve(cfg, preloaded=None) -> Resolved:
 
         check_chunk_size(paths.classifier, info["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
                          cfg.chunk_size)
-    unit_frames = cfg.unit_frames or (65536 if devices[0].startswith("cuda") else 4096)
     return Resolved(devices, precision, effective_threads(cfg.threads), cfg.threads == 0,
-                    cfg.keep_intermediate or cfg.extract, unit_frames, shard, home, paths, info)
+                    cfg.keep_intermediate or cfg.extract, shard, home, paths, info)
 
 
 def check_inputs(inputs: list[str], paired: bool) -> None:
@@ -98,7 +96,7 @@ def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:
 
 def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
     """The parameters that must match for committed work to be reused."""
-    params = {"chunk_size": cfg.chunk_size, "unit_frames": r.unit_frames, "precision": r.precision,
+    params = {"chunk_size": cfg.chunk_size, "unit_frames": cfg.unit_frames, "precision": r.precision,
               "device_type": worker.device.split(":")[0], "attention": cfg.attention, "compile": cfg.compile,
               "esm_batch_tokens": cfg.esm_batch_tokens, "dnabert_batch_tokens": cfg.dnabert_batch_tokens}
     if worker.device == "cpu":  # CPU matmuls sum in a thread-count-dependent order: a score's last digit can move
@@ -107,6 +105,8 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         params["shard"] = cfg.shard
     if cfg.extract:
         params["mode"] = "extract"
+    if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
+        params["precision_check"] = False
     return params
 
 

@@ -16,7 +16,8 @@ from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.pipeline.plan import units_to_compute
+from virnucpro.pipeline.plan import first_or_none, say_nothing_to_compute, unit_frames_for, units_to_compute
+from virnucpro.pipeline.precision_check import earlier_fast_mode, settle_fast_mode
 from virnucpro.pipeline.resolve import RandomWeights, resolve, resume_parameters, worker_configs
 from virnucpro.pipeline.run_info import new_info
 from virnucpro.pipeline.scan import InputSet, scan, write_intermediate_fasta
@@ -45,7 +46,7 @@ class PredictConfig:
     keep_intermediate: bool = False
     resume: bool = False
     force: bool = False
-    unit_frames: int = 0  # 0 = auto: 65536 on CUDA (few partly filled batches), 4096 on CPU
+    unit_frames: int = 0  # 0 = auto: from the input's frame count (pipeline/plan.py)
     esm_batch_tokens: int = 0  # 0 = chosen from the device
     dnabert_batch_tokens: int = 0
     attention: str = "auto"
@@ -55,6 +56,7 @@ class PredictConfig:
     shard: str | None = None  # "I/N": compute only shard I of N of the unit plan (merged by `virnucpro merge`)
     paired: bool = False  # mates share an ID: they become ID/1 and ID/2
     extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
+    precision_check: bool = True  # --precision fp8 first checks which fast rung is fit for this data
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -82,14 +84,24 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
             return done
         info["counts"] = scan(inputs)  # validates the whole input before the output dir is claimed
         clock.lap("scan")
+        earlier = earlier_fast_mode(out, cfg.force)
         claim(out, info, cfg.force, cfg.resume)
         session.claimed = True
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:
             plans: list = []
-            todo = units_to_compute(inputs.prepared(), r.unit_frames, out, plans, bar, r.shard, r.keep_intermediate)
-            single = preloaded if isinstance(preloaded, tuple) else None
-            per_device = compute(todo, workers, bar, clock, cfg.worker_timeout, single)
+            info["plan"] = {"unit_frames": unit_frames_for(cfg.unit_frames, r.devices[0], info["counts"]["frames"])}
+            todo, work = first_or_none(units_to_compute(inputs.prepared(), info["plan"]["unit_frames"], out, plans,
+                                                        bar, r.shard, r.keep_intermediate))
+            loaded = preloaded if isinstance(preloaded, tuple) else None
+            if work and r.precision == "fp8":
+                workers, loaded, info["precision_check"] = settle_fast_mode(
+                    workers, inputs.batches, cfg.chunk_size, info["counts"]["frames"], earlier, cfg.precision_check,
+                    loaded)
+            per_device = compute(todo, workers, bar, clock, cfg.worker_timeout, loaded) if work else []
+            info["plan"]["units"] = len(plans)
+            if not work:
+                say_nothing_to_compute(len(plans), r.shard)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
             if r.shard is not None:

@@ -45,6 +45,7 @@ class WorkerConfig:
     esm_batch_tokens: int = 0
     dnabert_batch_tokens: int = 0
     keep_intermediate: bool = False
+    fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # --precision fp8: the rung chosen for the run
 
 
 @dataclass
@@ -83,7 +84,7 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
     ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
                         esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
                         dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
-                        esm_linear="fp8" if cfg.precision == "fp8" else "plain")
+                        esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears)
     return Embedder(dnabert, tokenizer, esm, ecfg)
 
 

@@ -16,19 +16,31 @@ from pathlib import Path
 import torch
 
 
+def _imports():
+    """The same names from a checkout before the stage folders (flat modules) or after (pipeline/, engine/, ...)."""
+    try:
+        from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
+        from virnucpro.pipeline import run as cmd_predict
+        from virnucpro.testing.synthetic import write_reads
+    except ImportError:
+        from virnucpro import cmd_predict
+        from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+        from virnucpro.synthetic import write_reads
+    return cmd_predict, Embedder, EngineConfig, default_batch_tokens, write_reads
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reads", type=int, default=150_000)
     ap.add_argument("--label", default="HEAD")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--unit-frames", type=int, default=0, help="0: the checkout's default plan")
     args = ap.parse_args()
-    from virnucpro import cmd_predict
-    from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+    cmd_predict, Embedder, EngineConfig, default_batch_tokens, write_reads = _imports()
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.models.dna_tokenizer import DnaTokenizer
     from virnucpro.models.dnabert import DNABERT_S, DnaBert
     from virnucpro.models.esm2 import ESM2, PRESETS
-    from virnucpro.synthetic import write_reads
     from virnucpro.testing.factory import train_dna_tokenizer
 
     tmp = Path(tempfile.mkdtemp())
@@ -49,7 +61,7 @@ def main() -> None:
         fields = {f.name for f in dataclasses.fields(cmd_predict.PredictConfig)}
         given = {"inputs": [str(src)]} if "inputs" in fields else {"input": str(src)}  # older checkouts: one input
         cfg = cmd_predict.PredictConfig(**given, output_dir=tmp / name, force=True, device="cuda",
-                                        precision="fp16", progress=False)
+                                        precision="fp16", progress=False, unit_frames=args.unit_frames)
         t = time.perf_counter()
         info = cmd_predict.run(cfg, preloaded=(embedder, clf))
         sec = time.perf_counter() - t

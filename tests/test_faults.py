@@ -130,7 +130,7 @@ def _crashed_run(out: Path, run_cli, model_args, monkeypatch) -> None:
         raise Stopped("SIGKILL", 137)
 
     with monkeypatch.context() as m:
-        m.setattr("virnucpro.cmd_predict.finish", die)
+        m.setattr("virnucpro.pipeline.run.finish", die)
         assert run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *model_args)[0] == 137
 
 
@@ -442,11 +442,11 @@ def test_cpu_resume_keeps_the_thread_count(tmp_path, run_cli, model_args, monkey
     --threads is refused rather than mixing scores of two summation orders."""
     out = tmp_path / "out"
     with monkeypatch.context() as m:
-        m.setattr("virnucpro.cmd_predict.effective_threads", lambda n: n or 1)  # the first run had 1 core
+        m.setattr("virnucpro.pipeline.resolve.effective_threads", lambda n: n or 1)  # the first run had 1 core
         _crashed_run(out, run_cli, model_args + ["--threads", "1"], monkeypatch)
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, "--threads", "2",
                            *model_args)
     assert code == 2 and "cpu_threads: 1 then, 2 now" in _error_line(err)
-    monkeypatch.setattr("virnucpro.cmd_predict.effective_threads", lambda n: n or 2)  # now 2 cores, no --threads
+    monkeypatch.setattr("virnucpro.pipeline.resolve.effective_threads", lambda n: n or 2)  # now 2 cores, no --threads
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", out, "--unit-frames", UNIT_FRAMES, *model_args)
     assert code == 0 and "earlier run's 1 CPU threads" in err

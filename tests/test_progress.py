@@ -45,7 +45,7 @@ def test_predict_advances_the_bar_per_batch(tmp_path, run_cli, model_args, monke
     def fake_bar(*_args, **_kwargs):
         yield Recorder()
 
-    monkeypatch.setattr("virnucpro.cmd_predict.progress_bar", fake_bar)
+    monkeypatch.setattr("virnucpro.pipeline.run.progress_bar", fake_bar)
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", tmp_path / "o", "--batch-tokens", 2048,
                            "--unit-frames", 4096, *model_args)
     assert code == 0, err

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from virnucpro.cpus import effective_threads
 from virnucpro.errors import InputError
 from virnucpro.hashing import sha256_model
 from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
@@ -45,7 +46,6 @@ def resolve(cfg, preloaded=None) -> Resolved:
         InputError: no or unusable inputs, --shard with --keep-intermediate or extract, fp8 without FP8 cores.
         ModelError: a model cannot be found or fetched; the classifier does not fit the chunk size.
     """
-    from virnucpro.cpus import effective_threads
     from virnucpro.memory import limit_heap_fragmentation
 
     shard = ShardSpec.parse(cfg.shard) if cfg.shard else None

@@ -15,6 +15,7 @@ from virnucpro import compiled, mates
 from virnucpro.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
 from virnucpro.duplicates import DuplicateChecker
+from virnucpro.end_marker import check_end_marker
 from virnucpro.errors import InputError
 from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
@@ -135,12 +136,15 @@ def _groups(paths: list[str], size: int, stats: ReadStats, threads: int, paired:
     if len(paths) != 2:
         raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(paths)}: run each "
                          "pair separately")
-    return mates.two_files(groups(paths[0]), groups(paths[1]), (_describe(paths[0]), _describe(paths[1])))
+    names = (_describe(paths[0]), _describe(paths[1]))
+    mates.refuse_same_file((paths[0], paths[1]), names)
+    return mates.two_files(groups(paths[0]), groups(paths[1]), names)
 
 
 def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterator[tuple[list[str], list[str]]]:
     """Validated (ids, seqs) groups of one file, parser errors turned into one-line InputErrors."""
     check_input_path(path)
+    check_end_marker(path, _describe(path))
     done = 0
     try:
         with _open_stream(path, threads) as raw:

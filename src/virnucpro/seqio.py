@@ -19,6 +19,7 @@ from virnucpro.end_marker import check_end_marker
 from virnucpro.errors import InputError
 from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
+from virnucpro.rna import u_as_t
 
 log = logging.getLogger("virnucpro")
 
@@ -42,6 +43,8 @@ class ReadStats:
     empty: int = 0
     bases: int = 0
     empty_ids: list[str] = field(default_factory=list)
+    rna: int = 0  # records holding U, read as T (see rna.py)
+    rna_ids: list[str] = field(default_factory=list)
 
 
 SPOOLED_NAME = ".input.spool"  # a piped input copied into the output directory (see spool.py)
@@ -119,6 +122,9 @@ def read_inputs(paths: list[str], batch_size: int = 16384, stats: ReadStats | No
             ids, seqs = _drop_empty(ids, seqs, stats)
         if ids:
             yield _finish_batch(named, ids, seqs, dups, stats)
+    if stats.rna:
+        log.warning("read U as T in %d RNA record(s) of %s (first: %s): the frames are those of the same DNA",
+                    stats.rna, named, ", ".join(repr(i) for i in stats.rna_ids))
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, named,
                     ", ".join(repr(i) for i in stats.empty_ids))
@@ -214,6 +220,10 @@ def _finish_batch(named: str, ids: list[str], seqs: list[str], dups: DuplicateCh
     dup = dups.add(ids)
     if dup is not None:
         raise InputError(f"duplicate sequence ID {dup[:60]!r} in {named}: {PAIRED_HINT}")
+    seqs, rna = u_as_t(seqs)
+    if rna:
+        stats.rna += len(rna)
+        stats.rna_ids += [ids[k] for k in rna[:max(0, 3 - len(stats.rna_ids))]]
     stats.bases += sum(map(len, seqs))
     return RecordBatch(ids, seqs)
 

@@ -163,3 +163,23 @@ def test_interleaved_missing_mate_names_the_first_unpaired_read(tmp_path):
     (tmp_path / "i.fq").write_bytes(_fastq_text(reads))
     with pytest.raises(InputError, match=r"read 5 of .* \('p2'\) has no mate"):
         _all([tmp_path / "i.fq"], paired=True)
+
+
+@pytest.mark.parametrize("kind", ["bgzf", "bz2_garbage"])
+def test_piped_input_without_its_end_marker_is_refused(tmp_path, monkeypatch, kind):
+    import io
+    import types
+
+    text = _fastq_text(_reads(200))
+    data = _bgzf(text, eof=False) if kind == "bgzf" else bz2.compress(text) + b"junk"
+    monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=io.BytesIO(data)))
+    with pytest.raises(InputError, match="end-of-file block|end-of-stream marker"):
+        _all(["-"])
+
+
+def test_piped_bgzf_with_its_end_marker_is_read(monkeypatch):
+    import io
+    import types
+
+    monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=io.BytesIO(_bgzf(_fastq_text(_reads(200))))))
+    assert len(_all(["-"])) == 200

@@ -11,6 +11,7 @@ decompressors (see seqio._format_error).
 
 from __future__ import annotations
 
+import io
 import os
 
 from virnucpro.errors import InputError
@@ -39,11 +40,16 @@ def _bz2_ends_well(tail: bytes) -> bool:
 def check_end_marker(path: str, shown: str) -> None:
     """Raises InputError if `path` (a regular file) is BGZF, xz or bz2 and does not end with its end marker."""
     if path == "-" or not os.path.isfile(path):
-        return  # a pipe cannot be checked up front; a spooled pipe is a regular file and is checked
+        return  # a pipe is checked as it is read (TailKeeper); a spooled pipe is a regular file
     with open(path, "rb") as fh:
         head = fh.read(16)
         fh.seek(max(0, os.path.getsize(path) - 64))
         tail = fh.read()
+    check_ends(head, tail, shown)
+
+
+def check_ends(head: bytes, tail: bytes, shown: str) -> None:
+    """Raises InputError if the compressed bytes (first 16 `head`, last 64 `tail`) lack their end marker."""
     if head.startswith(_XZ_MAGIC) and not _xz_ends_well(tail):
         raise _damaged(shown, "xz", "`xz -t`")
     if head.startswith(_BZ2_MAGIC) and not _bz2_ends_well(tail):
@@ -52,6 +58,26 @@ def check_end_marker(path: str, shown: str) -> None:
         raise InputError(f"{shown} is BGZF-compressed but does not end with the BGZF end-of-file block: the file is "
                          "truncated (cut at a block boundary); re-download or re-export it (`samtools quickcheck` "
                          "or `bgzip -t` confirms)")
+
+
+class TailKeeper(io.RawIOBase):
+    """A raw byte stream (stdin) that remembers its first 16 and last 64 bytes, for `check_ends` at its end."""
+
+    def __init__(self, raw) -> None:
+        super().__init__()
+        self.raw, self.head, self.tail = raw, b"", b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        if n:
+            got = memoryview(buffer)[:n]
+            if len(self.head) < 16:
+                self.head += got[:16 - len(self.head)].tobytes()
+            self.tail = (self.tail + got[-64:].tobytes())[-64:]
+        return n
 
 
 def _damaged(shown: str, kind: str, test: str) -> InputError:

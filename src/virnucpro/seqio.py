@@ -3,9 +3,11 @@ in validated record batches."""
 
 from __future__ import annotations
 
+import io
 import logging
 import lzma
 import os
+import sys
 import zlib
 from dataclasses import dataclass, field
 from itertools import chain
@@ -15,7 +17,7 @@ from virnucpro import compiled, mates
 from virnucpro.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
 from virnucpro.duplicates import DuplicateChecker
-from virnucpro.end_marker import check_end_marker
+from virnucpro.end_marker import TailKeeper, check_end_marker, check_ends
 from virnucpro.errors import InputError
 from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
@@ -68,10 +70,11 @@ def check_input_path(path: str) -> None:
         raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ or unaligned BAM file")
 
 
-def _open_stream(path: str, threads: int):
+def _open_stream(path: str, threads: int, keeper: TailKeeper | None = None):
     import xopen
 
-    return xopen.xopen(path, "rb", threads=decompression_threads(threads))
+    source = io.BufferedReader(keeper) if keeper is not None else path  # stdin: end marker checked at its end
+    return xopen.xopen(source, "rb", threads=decompression_threads(threads))
 
 
 def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
@@ -151,9 +154,10 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
     """Validated (ids, seqs) groups of one file, parser errors turned into one-line InputErrors."""
     check_input_path(path)
     check_end_marker(path, _describe(path))
+    keeper = TailKeeper(sys.stdin.buffer) if path == "-" else None
     done = 0
     try:
-        with _open_stream(path, threads) as raw:
+        with _open_stream(path, threads, keeper) as raw:
             stream = peekable(raw)
             head = stream.peek(4)[:4]
             if head == MAGIC:
@@ -167,6 +171,8 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
                 done += len(ids)
                 stats.records += len(ids)
                 yield ids, seqs
+        if keeper is not None:
+            check_ends(keeper.head, keeper.tail, _describe(path))
     except InputError:
         raise
     except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error

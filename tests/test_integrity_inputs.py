@@ -183,3 +183,13 @@ def test_piped_bgzf_with_its_end_marker_is_read(monkeypatch):
 
     monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=io.BytesIO(_bgzf(_fastq_text(_reads(200))))))
     assert len(_all(["-"])) == 200
+
+
+@pytest.mark.parametrize("cut", ["before_trailer", "second_member_header", "second_member_body"])
+def test_gz_cut_at_a_member_or_block_boundary_is_refused(tmp_path, cut):
+    one, two = gzip.compress(_fastq_text(_reads(100))), gzip.compress(_fastq_text(_reads(100)).replace(b"@r", b"@s"))
+    data = {"before_trailer": one[:-8], "second_member_header": one + two[:10],
+            "second_member_body": one + two[:len(two) // 2]}[cut]
+    (tmp_path / "c.fq.gz").write_bytes(data)
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        _all([tmp_path / "c.fq.gz"])

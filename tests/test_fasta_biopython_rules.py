@@ -79,3 +79,13 @@ def test_text_before_the_first_header_is_refused(tmp_path, monkeypatch, pure):
     (tmp_path / "c.fa").write_bytes(b"exported by tool X\n>r1\nACGT\n")
     with pytest.raises(InputError, match="FASTA"):
         _read(tmp_path / "c.fa")
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_hash_lines_are_skipped_on_every_path(tmp_path, monkeypatch, pure):
+    """A deliberate difference: Biopython 1.88 keeps '# note' as the letters '#note' in the sequence
+    (garbage codons); dnaio and the compiled splitter skip it as a comment, and so both paths agree."""
+    if pure:
+        monkeypatch.setenv("VIRNUCPRO_PURE_PYTHON", "1")
+    (tmp_path / "h.fa").write_bytes(b">r1\nACGT\n# a note\nACGT\n>r2\nGG\n")
+    assert _read(tmp_path / "h.fa") == [("r1", "ACGTACGT"), ("r2", "GG")]

@@ -121,7 +121,7 @@ typedef struct {
     Buf scratch;            /* a multi-line sequence, joined */
     const char *first;      /* the first sequence line, used in place when it is the only one */
     Py_ssize_t first_n;
-    int lines, in_record;
+    int lines, in_record, joined; /* joined: the sequence so far is in scratch (not `first` in place) */
 } Split;
 
 static int add_str(PyObject *list, const char *p, Py_ssize_t n) {
@@ -134,22 +134,53 @@ static int add_str(PyObject *list, const char *p, Py_ssize_t n) {
 
 static int finish_record(Split *sp) {
     if (!sp->in_record) return 0;
-    if (sp->lines <= 1) return add_str(sp->seqs, sp->lines ? sp->first : "", sp->lines ? sp->first_n : 0);
-    return add_str(sp->seqs, sp->scratch.p, sp->scratch.n);
+    if (sp->joined) return add_str(sp->seqs, sp->scratch.p, sp->scratch.n);
+    return add_str(sp->seqs, sp->lines ? sp->first : "", sp->lines ? sp->first_n : 0);
 }
 
+/* Move the record's sequence so far into scratch (once), so that more text can be appended to it. */
+static int start_join(Split *sp) {
+    if (sp->joined) return 0;
+    sp->scratch.n = 0;
+    if (sp->lines == 1) {
+        if (reserve(&sp->scratch, sp->first_n) < 0) return -1;
+        put(&sp->scratch, sp->first, sp->first_n);
+    }
+    sp->joined = 1;
+    return 0;
+}
+
+/* Any byte below '!' (space, tab, other controls) in ASCII text: 8 bytes per step (SWAR "byte < 0x21"). */
+static int has_blank(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    uint64_t any = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        any |= (w - 0x2121212121212121ULL) & ~w;
+    }
+    if (any & 0x8080808080808080ULL) return 1;
+    for (; i < n; i++)
+        if (s[i] < 0x21) return 1;
+    return 0;
+}
+
+/* A sequence line (edge whitespace already stripped). Spaces and tabs inside it are dropped, as Biopython's
+ * FASTA parser drops them; a line without them (the usual case) costs one word-wise scan. Other control
+ * bytes are kept, and refused later by seqio's control-byte check. */
 static int add_line(Split *sp, const char *p, Py_ssize_t n) {
-    if (sp->lines == 0) {
+    int spaced = has_blank((const unsigned char *)p, n);
+    if (sp->lines == 0 && !spaced) {
         sp->first = p;
         sp->first_n = n;
     } else {
-        if (sp->lines == 1) {
-            sp->scratch.n = 0;
-            if (reserve(&sp->scratch, sp->first_n) < 0) return -1;
-            put(&sp->scratch, sp->first, sp->first_n);
+        if (start_join(sp) < 0 || reserve(&sp->scratch, n) < 0) return -1;
+        if (!spaced) {
+            put(&sp->scratch, p, n);
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (p[i] != ' ' && p[i] != '\t') sp->scratch.p[sp->scratch.n++] = p[i];
         }
-        if (reserve(&sp->scratch, n) < 0) return -1;
-        put(&sp->scratch, p, n);
     }
     sp->lines++;
     return 0;
@@ -169,6 +200,7 @@ static int split_lines(Split *sp, const unsigned char *s, Py_ssize_t n) {
             if (add_str(sp->ids, (const char *)s + i0, i1 - i0) < 0) return -1; /* ID: first word of the header */
             sp->in_record = 1;
             sp->lines = 0;
+            sp->joined = 0;
         } else if (a < b && s[a] != '#') {
             if (!sp->in_record) return 0;
             if (add_line(sp, (const char *)s + a, b - a) < 0) { PyErr_NoMemory(); return -1; }

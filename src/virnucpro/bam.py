@@ -8,6 +8,7 @@ numpy. Unmapped records of any kind are read; a mapped record means an aligned B
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ import numpy as np
 MAGIC = b"BAM\x01"
 _FIXED = struct.Struct("<IiiBBHHHIiii")  # block_size ... tlen: the 36 bytes before the read name
 _UNMAPPED = 0x4
+_NOT_WORD = re.compile(rb"[^\x21-\x7e]")  # SAM QNAME: printable ASCII, no space
 _LETTERS = np.frombuffer(b"=ACMGRSVTWYHKDBN", dtype=np.uint8)  # 4-bit BAM base codes -> IUPAC letters
 
 
@@ -70,7 +72,11 @@ def _parse_records(buf: bytes, before: int) -> tuple[list[str], list[str], int]:
         (block_size,) = struct.unpack_from("<I", buf, off)
         if off + 4 + block_size > end:
             break
+        if block_size < _FIXED.size - 4:
+            raise BamError(f"record {before + len(names) + 1} is {block_size} bytes, shorter than a BAM record's fixed "
+                           "fields: the file is corrupt")
         _, _, _, l_name, _, _, n_cigar, flag, l_seq, *_ = _FIXED.unpack_from(buf, off)
+        _check_fields(buf, off, block_size, l_name, n_cigar, l_seq, before + len(names) + 1)
         if not flag & _UNMAPPED:
             raise BamError(f"record {before + len(names) + 1} is mapped (flag {flag}): this is an aligned BAM; give "
                            "the unaligned BAM, or convert with `samtools fastq`")
@@ -83,12 +89,27 @@ def _parse_records(buf: bytes, before: int) -> tuple[list[str], list[str], int]:
     return _names(names, before), _decode(packed, lengths), off
 
 
+def _check_fields(buf: bytes, off: int, block_size: int, l_name: int, n_cigar: int, l_seq: int, no: int) -> None:
+    """The record's name, CIGAR, sequence and qualities must fit inside its block; the name ends in NUL."""
+    need = _FIXED.size - 4 + l_name + 4 * n_cigar + (l_seq + 1) // 2 + l_seq
+    if l_name < 1 or need > block_size or l_seq < 0:
+        raise BamError(f"record {no} claims fields (name {l_name}, CIGAR {n_cigar}, sequence {l_seq} bytes) that do not "
+                       f"fit its {block_size}-byte block: the file is corrupt")
+    if buf[off + _FIXED.size + l_name - 1] != 0:
+        raise BamError(f"record {no} has a read name that is not NUL-terminated: the file is corrupt")
+
+
 def _names(raw: list[bytes], before: int) -> list[str]:
     try:
-        return [r.decode("ascii") for r in raw]
+        b"".join(raw).decode("ascii")
     except UnicodeDecodeError:
         bad = next(i for i, r in enumerate(raw) if not r.isascii())
         raise BamError(f"record {before + bad + 1} has a read name with a byte outside ASCII") from None
+    if _NOT_WORD.search(b"\x21".join(raw)) or b"" in raw:  # one pass; a space would split the ID later
+        bad = next(i for i, r in enumerate(raw) if not r or _NOT_WORD.search(r))
+        raise BamError(f"record {before + bad + 1} has the read name {raw[bad].decode('ascii')[:60]!r}, empty or with a "
+                       "space or control byte (SAM allows one printable word): fix the read names")
+    return [r.decode("ascii") for r in raw]
 
 
 def _decode(packed: list[bytes], lengths: list[int]) -> list[str]:

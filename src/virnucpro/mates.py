@@ -16,6 +16,25 @@ from virnucpro.errors import InputError
 Groups = Iterator[tuple[list[str], list[str]]]
 
 
+def refuse_same_file(paths: tuple[str, str], names: tuple[str, str]) -> None:
+    """Raises InputError if the two mate files are one file (same path, a link) or two copies (same content).
+
+    Sizes are compared first, so distinct mate files (whose sizes differ) are never hashed.
+    """
+    import os
+    from pathlib import Path
+
+    from virnucpro.hashing import sha256_file
+
+    if "-" in paths:
+        return
+    same = os.path.samefile(*paths) or (os.path.getsize(paths[0]) == os.path.getsize(paths[1])
+                                        and sha256_file(Path(paths[0])) == sha256_file(Path(paths[1])))
+    if same:
+        raise InputError(f"--paired: the mate file {names[1]} is the first file again (same path or same content), so "
+                         "every read would pair with itself: give the R1 and the R2 file, or one interleaved file")
+
+
 def two_files(first: Groups, second: Groups, names: tuple[str, str]) -> Groups:
     """Interleaved, renamed mates of two files whose groups have equal sizes (see `rebatch`).
 
@@ -40,11 +59,27 @@ def interleaved(groups: Groups, name: str) -> Groups:
     """
     done = 0
     for ids, seqs in groups:
-        if len(ids) % 2:
-            raise InputError(f"--paired: {name} holds an odd number of reads (the last, {ids[-1][:60]!r}, has no "
-                             "mate): give an interleaved file (R1, R2, R1, ...) or two mate files")
+        lone = _first_unpaired(ids)
+        if lone is not None and lone == len(ids) - 1:
+            raise InputError(f"--paired: {name} holds an odd number of reads (read {done * 2 + lone + 1}, "
+                             f"{ids[lone][:60]!r}, has no mate): give an interleaved file (R1, R2, R1, ...) or two "
+                             "mate files")
+        if lone is not None:
+            raise InputError(f"--paired: read {done * 2 + lone + 1} of {name} ({ids[lone][:60]!r}) has no mate next to "
+                             "it: an interleaved file holds R1, R2, R1, R2, ... with each pair's IDs equal; fix the "
+                             "file or give two mate files")
         yield _interleave((ids[0::2], seqs[0::2]), (ids[1::2], seqs[1::2]), done, (name, name))
         done += len(ids) // 2
+
+
+def _first_unpaired(ids: list[str]) -> int | None:
+    """Index of the first read of a group that does not pair with its neighbour, or None (all pair)."""
+    if len(ids) % 2 == 0 and all(mate_name(x, y) is not None for x, y in zip(ids[0::2], ids[1::2])):
+        return None
+    for k in range(0, len(ids), 2):
+        if k + 1 >= len(ids) or mate_name(ids[k], ids[k + 1]) is None:
+            return k
+    return None
 
 
 def _interleave(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]], done: int,

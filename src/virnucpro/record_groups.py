@@ -24,9 +24,20 @@ def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
     import dnaio
 
     with dnaio.open(stream) as reader:
+        fasta = isinstance(reader, dnaio.FastaReader)
         records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
         while recs := list(itertools.islice(records, size)):
-            yield [record_id(r.name) for r in recs], [r.sequence for r in recs]
+            seqs = [r.sequence for r in recs]
+            yield [record_id(r.name) for r in recs], drop_inner_blanks(seqs) if fasta else seqs
+
+
+def drop_inner_blanks(seqs: list[str]) -> list[str]:
+    """FASTA sequences without the spaces and tabs inside their lines, as Biopython's parser reads them
+    (dnaio keeps them; the compiled splitter drops them too). One scan of the group when there are none."""
+    joined = "".join(seqs)
+    if " " not in joined and "\t" not in joined:
+        return seqs
+    return [s.replace(" ", "").replace("\t", "") for s in seqs]
 
 
 def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str]]]:

@@ -3,9 +3,11 @@ in validated record batches."""
 
 from __future__ import annotations
 
+import io
 import logging
 import lzma
 import os
+import sys
 import zlib
 from dataclasses import dataclass, field
 from itertools import chain
@@ -15,9 +17,11 @@ from virnucpro import compiled, mates
 from virnucpro.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
 from virnucpro.duplicates import DuplicateChecker
+from virnucpro.end_marker import TailKeeper, check_end_marker, check_ends
 from virnucpro.errors import InputError
 from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
+from virnucpro.rna import u_as_t
 
 log = logging.getLogger("virnucpro")
 
@@ -41,6 +45,8 @@ class ReadStats:
     empty: int = 0
     bases: int = 0
     empty_ids: list[str] = field(default_factory=list)
+    rna: int = 0  # records holding U, read as T (see rna.py)
+    rna_ids: list[str] = field(default_factory=list)
 
 
 SPOOLED_NAME = ".input.spool"  # a piped input copied into the output directory (see spool.py)
@@ -64,10 +70,11 @@ def check_input_path(path: str) -> None:
         raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ or unaligned BAM file")
 
 
-def _open_stream(path: str, threads: int):
+def _open_stream(path: str, threads: int, keeper: TailKeeper | None = None):
     import xopen
 
-    return xopen.xopen(path, "rb", threads=decompression_threads(threads))
+    source = io.BufferedReader(keeper) if keeper is not None else path  # stdin: end marker checked at its end
+    return xopen.xopen(source, "rb", threads=decompression_threads(threads))
 
 
 def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
@@ -118,6 +125,9 @@ def read_inputs(paths: list[str], batch_size: int = 16384, stats: ReadStats | No
             ids, seqs = _drop_empty(ids, seqs, stats)
         if ids:
             yield _finish_batch(named, ids, seqs, dups, stats)
+    if stats.rna:
+        log.warning("read U as T in %d RNA record(s) of %s (first: %s): the frames are those of the same DNA",
+                    stats.rna, named, ", ".join(repr(i) for i in stats.rna_ids))
     if stats.empty:
         log.warning("skipped %d empty record(s) in %s (first: %s)", stats.empty, named,
                     ", ".join(repr(i) for i in stats.empty_ids))
@@ -135,15 +145,19 @@ def _groups(paths: list[str], size: int, stats: ReadStats, threads: int, paired:
     if len(paths) != 2:
         raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(paths)}: run each "
                          "pair separately")
-    return mates.two_files(groups(paths[0]), groups(paths[1]), (_describe(paths[0]), _describe(paths[1])))
+    names = (_describe(paths[0]), _describe(paths[1]))
+    mates.refuse_same_file((paths[0], paths[1]), names)
+    return mates.two_files(groups(paths[0]), groups(paths[1]), names)
 
 
 def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterator[tuple[list[str], list[str]]]:
     """Validated (ids, seqs) groups of one file, parser errors turned into one-line InputErrors."""
     check_input_path(path)
+    check_end_marker(path, _describe(path))
+    keeper = TailKeeper(sys.stdin.buffer) if path == "-" else None
     done = 0
     try:
-        with _open_stream(path, threads) as raw:
+        with _open_stream(path, threads, keeper) as raw:
             stream = peekable(raw)
             head = stream.peek(4)[:4]
             if head == MAGIC:
@@ -157,6 +171,8 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
                 done += len(ids)
                 stats.records += len(ids)
                 yield ids, seqs
+        if keeper is not None:
+            check_ends(keeper.head, keeper.tail, _describe(path))
     except InputError:
         raise
     except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
@@ -210,6 +226,10 @@ def _finish_batch(named: str, ids: list[str], seqs: list[str], dups: DuplicateCh
     dup = dups.add(ids)
     if dup is not None:
         raise InputError(f"duplicate sequence ID {dup[:60]!r} in {named}: {PAIRED_HINT}")
+    seqs, rna = u_as_t(seqs)
+    if rna:
+        stats.rna += len(rna)
+        stats.rna_ids += [ids[k] for k in rna[:max(0, 3 - len(stats.rna_ids))]]
     stats.bases += sum(map(len, seqs))
     return RecordBatch(ids, seqs)
 

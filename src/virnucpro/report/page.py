@@ -36,13 +36,8 @@ def write_report(run_dir: Path) -> Path:
 def _finished_info(run_dir: Path) -> dict:
     from virnucpro.pipeline.run_info import load_info
 
-    try:
-        info = load_info(run_dir / "run_info.json")
-    except InputError as exc:
-        if not (run_dir / "run_info.json").exists():
-            info = None
-        else:
-            raise InputError(f"{exc}".replace("rerun the command that wrote it", "rerun the predict command")) from None
+    path = run_dir / "run_info.json"
+    info = load_info(path) if path.exists() else None  # an unreadable, non-object or edited one: InputError
     if not isinstance(info, dict) or info.get("status") != "complete" or "shard" in info:
         raise InputError(f"{str(run_dir)!r} holds no finished predict run (run_info.json missing, unfinished or a "
                          "shard): finish the run first (or merge the shards), then rerun `virnucpro report`")

@@ -8,6 +8,7 @@ any other global (os.system, builtins.eval, ...) is refused before anything runs
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -136,11 +137,12 @@ def safe_load(path: Path, records: set[str]) -> Any:
         if len(pkl) != 1:
             raise ModelError(f"{str(path)!r} holds no single data.pkl: not a torch checkpoint")
         prefix = pkl[0][: -len("/data.pkl")]
-        with archive.open(pkl[0]) as fh:
+        try:
+            fh = io.BytesIO(archive.read(pkl[0]))  # read whole so that its CRC is checked too
             try:
                 return RestrictedUnpickler(fh, archive, prefix, records).load()
-            except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                raise ModelError(f"{str(path)!r} is damaged ({str(exc)[:120]}): re-download the file") from None
             except (pickle.UnpicklingError, AttributeError, TypeError, ValueError, KeyError, RuntimeError) as exc:
                 raise ModelError(f"refusing to load {str(path)!r}: {exc}; it is not a plain VirNucPro/ESM "
                                  "checkpoint (nothing in it was executed)") from None
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise ModelError(f"{str(path)!r} is damaged ({str(exc)[:120]}): re-download the file") from None

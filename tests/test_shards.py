@@ -79,7 +79,9 @@ def test_merge_refuses_a_damaged_or_unfinished_shard(three_shards, tmp_path, run
     assert code == 2 and "shard 2/3" in _error_line(err) and "damaged" in err and not (tmp_path / "m").exists()
     info = json.loads((three_shards[2] / "run_info.json").read_text())
     info["status"] = "running"
-    (three_shards[2] / "run_info.json").write_text(json.dumps(info))
+    from virnucpro.pipeline.run_info import write_info
+
+    write_info(three_shards[2] / "run_info.json", info)  # an unfinished shard (re-sealed: an edit is refused)
     code, _, err = run_cli("merge", three_shards[0], three_shards[2], three_shards[1], "-o", tmp_path / "m")
     assert code == 2 and "shard 3/3" in _error_line(err) and "not finished" in err
 

@@ -18,20 +18,40 @@ def run(cfg: pipeline.PredictConfig) -> dict:
 
 
 def load(directory: str):
-    """(frame IDs, dnabert_s (F, 768), esm2 (F, 2560)) numpy arrays of a finished extract directory."""
+    """(frame IDs, dnabert_s (F, 768), esm2 (F, 2560)) numpy arrays of a finished extract directory.
+
+    Every file is verified first: run_info.json's record of index.json, index.json's checksum of each shard,
+    each shard's own checksum, unit index and row count.
+
+    Raises:
+        InputError: the directory is not a finished extract run, or a file in it is missing or damaged
+            (the message names the file).
+    """
     import json
     from pathlib import Path
 
     import numpy as np
-    from safetensors import safe_open
 
-    emb = Path(directory) / "embeddings"
+    from virnucpro.errors import InputError
+    from virnucpro.pipeline.claim import damaged_outputs
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.run_info import load_info
+    from virnucpro.sealed import load_sealed
+
+    out = OutputPaths(Path(directory))
+    info = load_info(out.run_info)
+    if info.get("status") != "complete" or info.get("parameters", {}).get("mode") != "extract":
+        raise InputError(f"{str(out.root)!r} is not a finished `virnucpro extract` run (status "
+                         f"{info.get('status')!r}): rerun the extract command to finish it")
+    bad = damaged_outputs(out, info)
+    if bad is not None:
+        raise InputError(f"{str(out.root / bad)!r} is missing or damaged: rerun the extract command with --force")
     ids, dna, esm = [], [], []
-    for shard in json.loads((emb / "index.json").read_text())["shards"]:
-        with safe_open(str(emb / shard["file"]), "np") as st:
-            ids += json.loads(st.metadata()["ids"])
-            dna.append(st.get_tensor("dnabert_s"))
-            esm.append(st.get_tensor("esm2"))
+    for shard in json.loads(out.embeddings_index.read_text())["shards"]:
+        tensors, meta = load_sealed(out.embeddings / shard["file"])  # verified just above
+        ids += json.loads(meta["ids"])
+        dna.append(tensors["dnabert_s"].numpy())
+        esm.append(tensors["esm2"].numpy())
     if not dna:
         return ids, np.zeros((0, 768), np.float32), np.zeros((0, 2560), np.float32)
     return ids, np.concatenate(dna), np.concatenate(esm)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from virnucpro.model_store import ModelRefs, home_dir, resolve_encoders
+from virnucpro.training.cache import load_cached, save_cached
 from virnucpro.training.frames import ClassFrames, class_frames
 from virnucpro.training.recipe import Recipe, train
 
@@ -86,12 +87,13 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, e
         for path, (a, b) in frames[name].spans.items():
             digest = sha256_file(Path(path))
             encoders["inputs"][name][path] = digest
-            target = cache / f"{_cache_key(digest, encoders, cfg.chunk_size, cfg.precision)[:24]}.safetensors"
-            feats = _load_cached(target, b - a)
+            key = _cache_key(digest, encoders, cfg.chunk_size, cfg.precision)
+            target = cache / f"{key[:24]}.safetensors"
+            feats = load_cached(target, key, frames[name].ids[a:b])
             if feats is None:
                 embedder = embedder or _embedder(cfg, dnabert, esm)
                 feats = _embed(embedder, frames[name], a, b)
-                _save_cached(target, feats, frames[name].ids[a:b])
+                save_cached(target, key, feats, frames[name].ids[a:b])
             else:
                 log.info("--%s %s: %d frame embeddings reused from %s", name, path, len(feats), target)
             parts.append(feats)
@@ -105,25 +107,6 @@ def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: st
     text = json.dumps([input_sha256, encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size, precision],
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _load_cached(path: Path, n: int) -> torch.Tensor | None:
-    if not path.is_file():
-        return None
-    from safetensors.torch import load_file
-
-    try:
-        feats = load_file(str(path))["features"]
-    except Exception:  # a damaged cache file is recomputed  # noqa: BLE001
-        return None
-    return feats if len(feats) == n else None
-
-
-def _save_cached(path: Path, feats: torch.Tensor, ids: list[str]) -> None:
-    from virnucpro.atomic import save_safetensors
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_safetensors(path, {"features": feats.contiguous()}, {"frame_ids": json.dumps(ids)})
 
 
 def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):

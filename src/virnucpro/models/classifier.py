@@ -61,9 +61,7 @@ def load_classifier(path: Path) -> MLPClassifier:
     if not path.is_file():
         raise ModelError(f"classifier {str(path)!r} not found: pass --classifier PATH or run `virnucpro download`")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path), device="cpu")
+        state = _safetensors_state(path)
     else:
         obj = safe_load(path, LEGACY_CLASSES)
         if isinstance(obj, Record) and obj.qualname.endswith("MLPClassifier"):
@@ -73,6 +71,24 @@ def load_classifier(path: Path) -> MLPClassifier:
         else:
             raise ModelError(f"{str(path)!r} holds neither an MLPClassifier nor its state dict")
     return _build(state, path)
+
+
+def _safetensors_state(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors classifier's tensors; one written by `virnucpro train` must match its content checksum."""
+    from virnucpro.models.weights import read_state_file
+    from virnucpro.sealed import SEAL, load_sealed
+
+    state = read_state_file(path)  # a truncated or non-safetensors file: ModelError
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as st:
+        sealed = SEAL in (st.metadata() or {})
+    if sealed:
+        try:
+            state, _ = load_sealed(path)
+        except ValueError as exc:
+            raise ModelError(f"{exc}: retrain it or re-download the classifier") from None
+    return state
 
 
 def _build(state: dict[str, torch.Tensor], path: Path) -> MLPClassifier:
@@ -85,7 +101,9 @@ def _build(state: dict[str, torch.Tensor], path: Path) -> MLPClassifier:
 
 
 def save_classifier(model: MLPClassifier, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Save the weights as safetensors (no pickle), atomically, with optional string metadata."""
-    from virnucpro.atomic import save_safetensors
+    """Save the weights as sealed safetensors (no pickle; checksum in the metadata), atomically, with optional
+    string metadata; non-finite weights are refused."""
 
-    save_safetensors(Path(path), {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, metadata)
+    from virnucpro.sealed import save_sealed
+
+    save_sealed(Path(path), {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, metadata or {})

@@ -8,6 +8,7 @@ any other global (os.system, builtins.eval, ...) is refused before anything runs
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -52,7 +53,13 @@ class _StorageType:
 
 
 def _rebuild_tensor(storage: torch.Tensor, offset: int, size, stride, *_ignored) -> torch.Tensor:
-    return storage.as_strided(tuple(size), tuple(stride), offset)
+    size, stride = tuple(size), tuple(stride)
+    if any(n < 0 for n in size) or any(s < 0 for s in stride) or offset < 0 or len(size) != len(stride):
+        raise ValueError(f"tensor of size {size} stride {stride} offset {offset} is malformed")
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else offset - 1
+    if last >= storage.numel():
+        raise ValueError(f"tensor of size {size} needs {last + 1} elements but its storage holds {storage.numel()}")
+    return storage.as_strided(size, stride, offset)
 
 
 def _rebuild_parameter(data: torch.Tensor, *_ignored) -> torch.Tensor:
@@ -121,14 +128,21 @@ def safe_load(path: Path, records: set[str]) -> Any:
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{str(path)!r} is not a torch zip-format checkpoint (legacy or corrupt): "
                          "re-download it or convert it with a trusted torch installation")
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelError(f"{str(path)!r} is damaged ({str(exc)[:120]}): re-download the file") from None
+    with archive:
         pkl = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if len(pkl) != 1:
             raise ModelError(f"{str(path)!r} holds no single data.pkl: not a torch checkpoint")
         prefix = pkl[0][: -len("/data.pkl")]
-        with archive.open(pkl[0]) as fh:
+        try:
+            fh = io.BytesIO(archive.read(pkl[0]))  # read whole so that its CRC is checked too
             try:
                 return RestrictedUnpickler(fh, archive, prefix, records).load()
-            except (pickle.UnpicklingError, AttributeError, TypeError, ValueError, KeyError) as exc:
+            except (pickle.UnpicklingError, AttributeError, TypeError, ValueError, KeyError, RuntimeError) as exc:
                 raise ModelError(f"refusing to load {str(path)!r}: {exc}; it is not a plain VirNucPro/ESM "
                                  "checkpoint (nothing in it was executed)") from None
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise ModelError(f"{str(path)!r} is damaged ({str(exc)[:120]}): re-download the file") from None

@@ -91,9 +91,43 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: l
     if problems:
         raise ModelError(f"{what} does not match the expected architecture ({'; '.join(problems)}): "
                          "check that the file is the right model and complete")
+    check_finite(state, what)
     module.load_state_dict({k: state[k].float() if state[k].is_floating_point() else state[k] for k in expected},
                            strict=True, assign=True)
     return module
+
+
+def check_finite(state: dict[str, torch.Tensor], what: str) -> None:
+    """Loaded weights must be finite and BatchNorm running variances >= 0 (once per load, not per batch).
+
+    Raises:
+        ModelError: naming the first bad tensor.
+    """
+    for key, t in state.items():
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            raise ModelError(f"{what}: tensor {key!r} holds NaN or infinite values (a damaged file): re-download or "
+                             "retrain it")
+        if key.endswith("running_var") and t.numel() and bool((t < 0).any()):
+            raise ModelError(f"{what}: BatchNorm variance {key!r} is negative (a damaged file): re-download or "
+                             "retrain it")
+
+
+def check_zip_crc(path: Path) -> None:
+    """Verify the CRC-32 of every member of a torch zip checkpoint (torch's own reader skips it).
+
+    Raises:
+        ModelError: a member's bytes differ from its recorded CRC, or the archive is cut short.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ModelError(f"weights {str(path)!r} are damaged ({str(exc)[:120]}): re-download the file") from None
+    if bad is not None:
+        raise ModelError(f"weights {str(path)!r} are damaged (member {bad!r} fails its CRC check): re-download "
+                         "the file")
 
 
 def _few(items: list[str], n: int = 8) -> str:
@@ -107,7 +141,13 @@ def read_state_file(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path), device="cpu")
+        import zipfile
+
+        if zipfile.is_zipfile(path):
+            check_zip_crc(path)
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except ModelError:
+        raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
         raise ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): "
                          "re-download the file") from None

@@ -89,7 +89,8 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     if bad:
         raise IntegrityError(f"work unit(s) {bad[:5]} changed during the run: rerun the same command")
     remove_extra_units(out.units, len(plans))
-    shards = [{"file": embeddings_path(out, p.index).name, "frames": p.frames} for p in plans if p.frames]
+    shards = [{"file": embeddings_path(out, p.index).name, "frames": p.frames,
+               "sha256": _seal(embeddings_path(out, p.index))} for p in plans if p.frames]
     index = {"format": "virnucpro-embeddings", "tensors": {"dnabert_s": "float32 (frames, DNABERT-S width)",
              "esm2": "float32 (frames, ESM-2 width)"}, "frame_ids": "metadata 'ids' of each shard (JSON list)",
              "chunk_size": info["parameters"]["chunk_size"], "frames": sum(s["frames"] for s in shards),
@@ -102,6 +103,14 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     write_info(out.run_info, info)
     shutil.rmtree(out.units, ignore_errors=True)
     log.info("extracted %d frame embeddings into %d shard(s): %s", index["frames"], len(shards), out.embeddings)
+
+
+def _seal(path) -> str:
+    """The content checksum a sealed shard carries (index.json records it: a swapped shard then differs)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as st:
+        return st.metadata()["sha256"]
 
 
 def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:

@@ -66,7 +66,7 @@ def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
     if not idx.is_file() or sha256_file(idx) != recorded.get("index.json"):
         return "embeddings/index.json"
     for shard in json.loads(idx.read_text())["shards"]:
-        if not embeddings_file_ok(out.embeddings / shard["file"], shard["frames"]):
+        if not embeddings_file_ok(out.embeddings / shard["file"], shard["frames"], shard.get("sha256", "")):
             return f"embeddings/{shard['file']}"
     return None
 

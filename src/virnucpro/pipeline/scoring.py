@@ -33,6 +33,12 @@ def classify(classifier: torch.nn.Module, features: torch.Tensor) -> FrameScores
     if len(features) == 0:
         return FrameScores(np.zeros(0, np.float32), np.zeros(0, np.float32))
     probs = torch.softmax(classifier(features.float()), dim=1).numpy().astype(np.float32)  # (F, 2)
+    if not np.isfinite(probs).all():  # one reduction per unit: NaN/inf embeddings or weights are never written
+        from virnucpro.errors import IntegrityError
+
+        raise IntegrityError("the classifier gave NaN or infinite scores (non-finite embeddings: damaged encoder "
+                             "weights or an fp16 overflow): nothing was written; check the models, or use "
+                             "--precision fp32")
     return FrameScores(probs[:, 0], probs[:, 1])
 
 

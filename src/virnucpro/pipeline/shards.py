@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
-from virnucpro.pipeline.run_info import RESUME_KEYS, read_info
+from virnucpro.pipeline.run_info import RESUME_KEYS, load_info
 from virnucpro.pipeline.workunits import UnitPlan, damaged_units
 
 SHARD = re.compile(r"^(\d+)/(\d+)$")
@@ -95,14 +95,32 @@ def read_shards(directories: list[Path]) -> tuple[list[Shard], list[UnitPlan]]:
 
 
 def _read_shard(directory: Path) -> Shard:
-    info = read_info(directory / "run_info.json")
+    path = directory / "run_info.json"
+    info = load_info(path) if path.exists() else None
     if info is None or "shard" not in info:
         raise InputError(f"{directory} is not a shard directory (no run_info.json of a --shard run): give the -o "
                          "directories of `virnucpro predict --shard I/N` runs")
+    _check_shard_record(path, info)
     if info.get("status") != "complete":
         raise InputError(f"shard {info['shard']['index']}/{info['shard']['count']} ({directory}) is not finished: "
                          "rerun its predict command first")
     return Shard(directory, info)
+
+
+def _check_shard_record(path: Path, info: dict) -> None:
+    """The fields merge reads: shard {index, count, units} and the unit plan, of the right types.
+
+    Raises:
+        InputError: naming the file and the first missing or malformed field.
+    """
+    shard, plan = info.get("shard"), info.get("plan")
+    ok = (isinstance(shard, dict) and all(isinstance(shard.get(k), int) for k in ("index", "count"))
+          and isinstance(shard.get("units"), list) and all(isinstance(k, int) for k in shard["units"])
+          and isinstance(plan, list) and all(isinstance(r, list) and len(r) == 4 for r in plan)
+          and 1 <= shard["index"] <= shard["count"])
+    if not ok:
+        raise InputError(f"{str(path)!r} lacks or garbles its shard record (shard index/count/units, plan): rerun "
+                         "that shard's predict command with --force")
 
 
 def _check_same_run(a: Shard, b: Shard) -> None:

@@ -144,10 +144,13 @@ class UnitRunner:
 
 
 def save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: int) -> None:
-    """`--keep-intermediate`: a unit's per-frame embeddings as safetensors, written atomically."""
+    """`--keep-intermediate`: a unit's per-frame embeddings as a sealed safetensors file (checksum over the
+    tensors, the frame IDs and the unit index), written atomically; non-finite embeddings stop the run."""
+    from virnucpro.sealed import save_sealed
+
     out.embeddings.mkdir(parents=True, exist_ok=True)
-    save_safetensors(embeddings_path(out, k), {"dnabert_s": feats[:, :dna_dim].contiguous(),
-                                               "esm2": feats[:, dna_dim:].contiguous()}, {"ids": json.dumps(ids)})
+    save_sealed(embeddings_path(out, k), {"dnabert_s": feats[:, :dna_dim], "esm2": feats[:, dna_dim:]},
+                {"ids": json.dumps(ids), "unit": str(k)})
 
 
 def embeddings_path(out: OutputPaths, k: int) -> Path:
@@ -155,19 +158,23 @@ def embeddings_path(out: OutputPaths, k: int) -> Path:
 
 
 def embeddings_ok(out: OutputPaths, plan: UnitPlan) -> bool:
-    """A unit's kept embeddings file is readable and holds one row per frame."""
+    """A unit's kept embeddings file is intact, belongs to this unit and holds one row per frame."""
     return plan.frames == 0 or embeddings_file_ok(embeddings_path(out, plan.index), plan.frames)
 
 
-def embeddings_file_ok(path: Path, frames: int) -> bool:
-    """An embeddings shard is readable and holds `frames` IDs and `frames` rows."""
-    from safetensors import safe_open
+def embeddings_file_ok(path: Path, frames: int, seal: str | None = None) -> bool:
+    """An embeddings shard matches its checksum, names the unit of its file name (a shard copied over another
+    fails), holds `frames` IDs and `frames` rows, and (given) carries the `seal` recorded in index.json."""
+    from virnucpro.sealed import load_sealed
 
     try:
-        with safe_open(str(path), "pt") as st:
-            return len(json.loads(st.metadata()["ids"])) == frames == st.get_slice("esm2").get_shape()[0]
-    except Exception:  # capability probe on a possibly damaged file: any failure means recompute
+        tensors, meta = load_sealed(path, {"unit": str(int(path.stem.removeprefix("unit_")))})
+        ids = json.loads(meta["ids"])
+    except (ValueError, KeyError):
         return False
+    if seal is not None and meta["sha256"] != seal:
+        return False
+    return len(ids) == frames == len(tensors.get("esm2", ())) == len(tensors.get("dnabert_s", ()))
 
 
 def queued_units(tasks, poll: float = 1.0) -> Iterator[tuple[UnitPlan, PreparedBatch]]:

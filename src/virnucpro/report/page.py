@@ -3,7 +3,6 @@ it loads nothing, so it opens offline and can be mailed as one file)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from html import escape
@@ -35,15 +34,34 @@ def write_report(run_dir: Path) -> Path:
 
 
 def _finished_info(run_dir: Path) -> dict:
+    from virnucpro.pipeline.run_info import load_info
+
     path = run_dir / "run_info.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        info = None
+    info = load_info(path) if path.exists() else None  # an unreadable, non-object or edited one: InputError
     if not isinstance(info, dict) or info.get("status") != "complete" or "shard" in info:
         raise InputError(f"{str(run_dir)!r} holds no finished predict run (run_info.json missing, unfinished or a "
                          "shard): finish the run first (or merge the shards), then rerun `virnucpro report`")
+    verify_tables(run_dir, info)
     return info
+
+
+def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = ("prediction_results.txt",
+                                                                       "sequences.tsv")) -> None:
+    """Refuse tables that differ from the sha256 run_info.json recorded for them (cut short, edited, swapped).
+
+    Raises:
+        InputError: a table is missing or differs (names it).
+    """
+    from virnucpro.hashing import sha256_file
+
+    recorded = info.get("outputs")
+    if not isinstance(recorded, dict):
+        return  # runs of older versions record no checksums
+    for name in names:
+        path = run_dir / name
+        if name in recorded and (not path.is_file() or sha256_file(path) != recorded[name]):
+            raise InputError(f"{str(path)!r} is missing or differs from the checksum run_info.json recorded (cut "
+                             "short or edited): rerun the predict command to rebuild it")
 
 
 def render(info: dict, figs: aggregate.RunFigures) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
 from virnucpro.atomic import write_atomic
+from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
@@ -18,11 +18,27 @@ def write_summary(out_dir: Path, samples: list[str]) -> None:
     rows = []
     for sample in samples:
         run = Path(out_dir) / sample
-        info = json.loads((run / "run_info.json").read_text())
+        info = _checked_info(run)
         figs = aggregate.collect(run / "prediction_results.txt", run / "sequences.tsv")
         rows.append((sample, info["counts"], figs))
     write_atomic(Path(out_dir) / "summary.tsv", SUMMARY_HEADER + "".join(_tsv_row(s, c) for s, c, _ in rows))
     write_atomic(Path(out_dir) / "summary.html", render(rows))
+
+
+def _checked_info(run: Path) -> dict:
+    """A sample's run_info (sealed) whose tables match their recorded checksums.
+
+    Raises:
+        InputError: run_info.json is missing, edited, or a table differs from its checksum.
+    """
+    from virnucpro.pipeline.run_info import load_info
+    from virnucpro.report.page import verify_tables
+
+    info = load_info(run / "run_info.json")
+    if not isinstance(info.get("counts"), dict) or "sequences_by_verdict" not in info["counts"]:
+        raise InputError(f"{str(run / 'run_info.json')!r} records no finished predict run: rerun the sample")
+    verify_tables(run, info)
+    return info
 
 
 def _tsv_row(sample: str, counts: dict) -> str:

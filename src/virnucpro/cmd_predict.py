@@ -28,6 +28,7 @@ from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, committed_units, group_units, unit_ok, unit_path
 from virnucpro.prepare import count_batch, prepare_batch
 from virnucpro.progress import progress_bar
+from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH
 from virnucpro.seqio import ReadStats, read_inputs
 from virnucpro.signals import stop_on_signals
 from virnucpro.spool import InputSource
@@ -63,6 +64,7 @@ class PredictConfig:
     shard: str | None = None  # "I/N": compute only shard I of N of the unit plan (merged by `virnucpro merge`)
     paired: bool = False  # mates share an ID: they become ID/1 and ID/2
     extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
+    min_region_length: int = DEFAULT_MIN_REGION_LENGTH  # bp; shortest viral region in regions.tsv
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -233,6 +235,8 @@ def _resume_parameters(cfg: PredictConfig, worker: WorkerConfig, precision: str)
         params["shard"] = cfg.shard
     if cfg.extract:
         params["mode"] = "extract"
+    else:  # regions.tsv is part of the run's results: a resume, a rerun and a merge must use the same rule
+        params["min_region_length"] = cfg.min_region_length
     return params
 
 

@@ -47,7 +47,7 @@ def write_regions(unit_files: list[Path], out: IO[str], chunk_size: int, model: 
     """
     counts = RegionCounts()
     for path in unit_files:
-        for seq, chunk_no, best1, best2 in _unit_chunks(path, counts):
+        for seq, chunk_no, best1, best2 in _unit_chunks(path, counts, model.min_length):
             for k, r in enumerate(_sequence_regions(seq, chunk_no, best1, best2, chunk_size, model), 1):
                 out.write(region_row(seq.seq_id, k, r))
                 counts.regions += 1
@@ -74,10 +74,12 @@ def _sequence_regions(seq: _Sequence, chunk_no: np.ndarray, best1: np.ndarray, b
     return find_regions(starts, ends, scores, called, model)
 
 
-def _unit_chunks(path: Path, counts: RegionCounts) -> Iterator[tuple[_Sequence, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per sequence of a unit: (sequence, 1-based chunk numbers with frames, best score1, best score2 per chunk)."""
+def _unit_chunks(path: Path, counts: RegionCounts,
+                 min_length: int) -> Iterator[tuple[_Sequence, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per sequence of a unit that is long enough to hold a region: (sequence, 1-based chunk numbers with frames,
+    best score1, best score2 per chunk). Shorter sequences (most reads) are only counted."""
     seqs, frames = _read_unit(path)
-    by_seq: dict[str, list[tuple[int, float, float]]] = {}
+    by_seq: dict[str, list[tuple[int, str, str]]] = {}
     for fid, s1, s2 in frames:
         m = FRAME_SUFFIX.search(fid)
         if m is None:
@@ -88,6 +90,9 @@ def _unit_chunks(path: Path, counts: RegionCounts) -> Iterator[tuple[_Sequence, 
     counts.sequences += len(seqs)
     for seq in seqs:
         rows = by_seq.pop(seq.seq_id, [])
+        if seq.length < min_length:
+            counts.chunks_with_frames += len({r[0] for r in rows})
+            continue
         chunk_no, best1, best2 = _best_per_chunk(rows)
         counts.chunks_with_frames += len(chunk_no)
         yield seq, chunk_no, best1, best2
@@ -96,11 +101,11 @@ def _unit_chunks(path: Path, counts: RegionCounts) -> Iterator[tuple[_Sequence, 
                              "with --force")
 
 
-def _best_per_chunk(rows: list[tuple[int, float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _best_per_chunk(rows: list[tuple[int, str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Max score1 and max score2 over each chunk's frames (float32, as the classifier wrote them)."""
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
-    arr = np.array(rows, dtype=np.float64)  # (F, 3): chunk number, score1, score2
+    arr = np.array([(c, float(a), float(b)) for c, a, b in rows], dtype=np.float64)  # (F, 3): chunk, score1, score2
     chunk_no, inverse = np.unique(arr[:, 0].astype(np.int64), return_inverse=True)
     best1 = np.full(len(chunk_no), -np.inf, np.float32)
     best2 = np.full(len(chunk_no), -np.inf, np.float32)
@@ -109,14 +114,14 @@ def _best_per_chunk(rows: list[tuple[int, float, float]]) -> tuple[np.ndarray, n
     return chunk_no, best1, best2
 
 
-def _read_unit(path: Path) -> tuple[list[_Sequence], list[tuple[str, float, float]]]:
-    """The unit's sequences (S rows) and frames (P rows: ID, score1, score2)."""
+def _read_unit(path: Path) -> tuple[list[_Sequence], list[tuple[str, str, str]]]:
+    """The unit's sequences (S rows) and frames (P rows: ID, score1 and score2 as written)."""
     seqs, frames = [], []
     with open(path) as fh:
         for line in fh:
             if line[0] == "P":
                 fid, _, s1, s2 = line[2:-1].split("\t")
-                frames.append((fid, float(s1), float(s2)))
+                frames.append((fid, s1, s2))
             elif line[0] == "S":
                 f = line[2:-1].split("\t")
                 seqs.append(_Sequence(f[0], int(f[1]), int(f[2])))

@@ -107,3 +107,12 @@ def test_empty_and_single_chunk_tracks():
     assert find_regions(np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0, bool)) == []
     [r] = find_regions(np.array([0]), np.array([250]), np.array([0.9]), np.array([True]), RegionModel(min_length=1))
     assert (r.start, r.end) == (1, 250)
+
+
+@pytest.mark.parametrize("fid,seq,k", [("a_chunk_3F2", "a", 3), ("x_chunk_2F1_chunk_13R3", "x_chunk_2F1", 13),
+                                       ("NODE_1_length_5_cov_2_chunk_10R1", "NODE_1_length_5_cov_2", 10)])
+def test_frame_id_split_takes_the_last_chunk_suffix_even_when_the_id_holds_one(fid, seq, k):
+    from virnucpro.regions import FRAME_SUFFIX
+
+    m = FRAME_SUFFIX.search(fid)
+    assert (fid[:m.start()], int(m.group(1))) == (seq, k)

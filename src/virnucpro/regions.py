@@ -12,11 +12,13 @@ stretch decoded as 'virus' is trimmed to chunks that have frames and kept if it 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 DEFAULT_MIN_REGION_LENGTH = 1000
+FRAME_SUFFIX = re.compile(r"_chunk_(\d+)[FR][123]\Z")  # frame ID = {seq_id}_chunk_{k}{F|R}{1..3}, k 1-based
 
 
 @dataclass(frozen=True)

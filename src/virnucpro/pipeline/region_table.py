@@ -8,7 +8,6 @@ scores, its `S` rows each sequence's ID, length and chunk count.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
@@ -17,9 +16,7 @@ import numpy as np
 
 from virnucpro.chunking import chunk_bounds
 from virnucpro.errors import IntegrityError
-from virnucpro.regions import Region, RegionModel, find_regions
-
-FRAME_SUFFIX = re.compile(r"_chunk_(\d+)[FR][123]\Z")  # frame ID = {seq_id}_chunk_{k}{F|R}{1..3}
+from virnucpro.regions import FRAME_SUFFIX, Region, RegionModel, find_regions
 
 
 @dataclass

@@ -89,7 +89,7 @@ def _sequences_with_regions(regions: Path, sequences: Path):
 def _fill_scores(tracks: list[Track], predictions: Path, chunk_size: int) -> None:
     """Each track's best virus score per chunk, from one pass over prediction_results.txt."""
     from virnucpro.chunking import chunk_bounds
-    from virnucpro.pipeline.region_table import FRAME_SUFFIX
+    from virnucpro.regions import FRAME_SUFFIX
 
     by_id = {t.seq_id: t for t in tracks}
     best: dict[str, np.ndarray] = {}
@@ -99,9 +99,12 @@ def _fill_scores(tracks: list[Track], predictions: Path, chunk_size: int) -> Non
         best[t.seq_id] = np.full(len(starts), np.nan)
     if not tracks:
         return
+    prefixes = tuple(f"{t.seq_id}_chunk_" for t in tracks)
     with open(predictions) as fh:
         fh.readline()
         for line in fh:
+            if not line.startswith(prefixes):  # a C-speed filter: most lines belong to other sequences
+                continue
             fid, _, _, s2 = line.rstrip("\n").split("\t")
             m = FRAME_SUFFIX.search(fid)
             if m is None or fid[:m.start()] not in by_id:

@@ -100,6 +100,7 @@ def test_chimeric_contigs_regions_match_true_junctions_and_shards_merge_to_the_s
     code, _, err = run_cli_module("predict", src, "-o", tmp_path / "one", *args, "-q")
     assert code == 0, err
     found = _regions(tmp_path / "one" / "regions.tsv")
+    print({n: (truth[n][1], found.get(n, [])) for n in LAYOUTS})  # truth and found, for -s
     assert list(found) == [n for n in LAYOUTS if truth[n][1]]  # input order; pure host gives no region
     for name, (length, spans) in truth.items():
         if name == "pure_viral":

@@ -1,5 +1,5 @@
-"""The last stage: verify every unit, assemble the three tables atomically, check that they account for
-the whole input, and mark the run complete (with the tables' checksums)."""
+"""The last stage: verify every unit, assemble the three tables and regions.tsv atomically, check that they
+account for the whole input, and mark the run complete (with the tables' checksums)."""
 
 from __future__ import annotations
 

@@ -89,11 +89,11 @@ def reads_3k(tmp_path_factory) -> Path:
     return path
 
 
-OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv")
+OUTPUTS = ("prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv", "regions.tsv")
 
 
 def assert_same_outputs(a: Path, b: Path) -> None:
-    """The three result tables of two output directories are byte-identical."""
+    """The result tables (the three, and regions.tsv) of two output directories are byte-identical."""
     for name in OUTPUTS:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 

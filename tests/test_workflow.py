@@ -74,12 +74,14 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
         assert sorted(p.name for p in (wf / "results" / name).iterdir()) == sorted(
             p.name for p in (tmp_path / "plain" / name).iterdir())
     rows = [ln.split("\t") for ln in (wf / "results" / "summary.tsv").read_text().splitlines()]
-    assert rows[0] == ["sample", "records", "virus", "others", "no_frames", "frames"]
+    assert rows[0] == ["sample", "records", "virus", "others", "no_frames", "frames", "regions"]
     for row in rows[1:]:
         seqs = [ln.split("\t") for ln in (wf / "results" / row[0] / "sequences.tsv").read_text().splitlines()[1:]]
         frames = (wf / "results" / row[0] / "prediction_results.txt").read_text().count("\n") - 1
+        regions = (wf / "results" / row[0] / "regions.tsv").read_text().count("\n") - 1
         assert row[1:] == [str(len(seqs)), *(str(sum(s[-1] == v for s in seqs)) for v in ("virus", "others",
-                                                                                          "no_frames")), str(frames)]
+                                                                                          "no_frames")), str(frames),
+                           str(regions)]
 
     page = (wf / "results" / "summary.html").read_text()
     assert page.count("<tr><td><a href=") == 3 and 'href="reads/report.html"' in page and "http" not in page

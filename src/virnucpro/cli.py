@@ -174,8 +174,22 @@ def _add_predict(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
                    "blocks (auto: on for CUDA)")
+    _region_args(p, default=_default_min_region_length())
     _common(p)
     p.set_defaults(func=_run_predict)
+
+
+def _default_min_region_length() -> int:
+    from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH
+
+    return DEFAULT_MIN_REGION_LENGTH
+
+
+def _region_args(p, default: int | None) -> None:
+    """--min-region-length (predict: the value; merge: optional, must match the shards')."""
+    p.add_argument("--min-region-length", type=positive_int, default=default, metavar="BP",
+                   help="shortest viral region written to regions.tsv, in bp" + (
+                       "" if default is not None else " (default: the shards' value; another value is refused)"))
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -189,7 +203,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
         compile=args.compile, worker_timeout=args.worker_timeout, shard=args.shard,
-        precision_check=args.precision_check)
+        precision_check=args.precision_check, min_region_length=args.min_region_length)
     cmd_predict.run(cfg)
     return 0
 
@@ -202,6 +216,7 @@ def _add_merge(sub) -> None:
     p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    _region_args(p, default=None)
     _verbosity(p)
     p.set_defaults(func=_run_merge)
 
@@ -209,7 +224,8 @@ def _add_merge(sub) -> None:
 def _run_merge(args: argparse.Namespace) -> int:
     from virnucpro import cmd_merge
 
-    cmd_merge.run(cmd_merge.MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force))
+    cmd_merge.run(cmd_merge.MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
+                                        min_region_length=args.min_region_length))
     return 0
 
 

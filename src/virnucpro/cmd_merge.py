@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from virnucpro.errors import InputError
 from virnucpro.logs import run_log
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
@@ -30,6 +31,7 @@ class MergeConfig:
     shard_dirs: list[Path]
     output_dir: Path
     force: bool = False
+    min_region_length: int | None = None  # None: the shards' value; another value is refused
 
 
 def run(cfg: MergeConfig) -> dict:
@@ -39,6 +41,7 @@ def run(cfg: MergeConfig) -> dict:
     check_output_dir(out.root)
     shards, plans = read_shards([Path(d) for d in cfg.shard_dirs])
     info = _merged_info(shards)
+    _check_region_length(info, cfg.min_region_length)
     with held_directory(out) as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
             log.info("%s already holds these shards' merged results: nothing to do", out.root)
@@ -64,6 +67,18 @@ def _merged_info(shards: list[Shard]) -> dict:
     info["merged_from"] = [{"shard": s.spec.describe(), "directory": str(s.directory.resolve()),
                             "devices": s.info.get("devices", [])} for s in shards]
     return info
+
+
+def _check_region_length(info: dict, wanted: int | None) -> None:
+    """regions.tsv of a merge must be the one-run table: the shards' --min-region-length, never another.
+
+    Raises:
+        InputError: `wanted` differs from the value the shards were run with.
+    """
+    used = info["parameters"].get("min_region_length")
+    if wanted is not None and wanted != used:
+        raise InputError(f"--min-region-length {wanted} differs from the shards' {used}: merge with the shards' value "
+                         "(leave the flag out), or rerun the shards with the new one")
 
 
 def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) -> None:

@@ -1,5 +1,5 @@
-"""The last stage: verify every unit, assemble the three tables atomically, check that they account for
-the whole input, and mark the run complete (with the tables' checksums)."""
+"""The last stage: verify every unit, assemble the three tables and regions.tsv atomically, check that they
+account for the whole input, and mark the run complete (with the tables' checksums)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from typing import Callable
 from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.errors import IntegrityError
 from virnucpro.pipeline.claim import output_checksums, remove_extra_units
-from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, SEQUENCES_HEADER, OutputPaths
+from virnucpro.pipeline.outputs import (HIGHEST_HEADER, PREDICTION_HEADER, REGIONS_HEADER, SEQUENCES_HEADER,
+                                       OutputPaths)
+from virnucpro.pipeline.region_table import RegionCounts, write_regions
 from virnucpro.pipeline.run_info import write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
+from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
 from virnucpro.report.page import write_report
 from virnucpro.stopwatch import Clock
 
@@ -34,15 +37,20 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
         raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command (damaged "
                              "units are recomputed)")
     remove_extra_units(out.units, len(plans))
-    with atomic_files(out.results()) as (pred, high, seqs):
+    unit_files = [unit_path(out.units, p.index) for p in plans]
+    with atomic_files(out.tables()) as (pred, high, seqs, regs):
         pred.write(PREDICTION_HEADER)
         high.write(HIGHEST_HEADER)
         seqs.write(SEQUENCES_HEADER)
-        rows = assemble([unit_path(out.units, p.index) for p in plans], pred, high, seqs)
+        rows = assemble(unit_files, pred, high, seqs)
         check_rows(rows, info["counts"], plans)
+        regs.write(REGIONS_HEADER)
+        found = write_regions(unit_files, regs, info["parameters"]["chunk_size"], region_model(info["parameters"]))
+        check_regions(found, rows)
     if keep_intermediate:
         write_intermediate()
     info["counts"]["sequences_by_verdict"] = {v: rows.get(v, 0) for v in VERDICTS}
+    info["counts"]["regions"] = found.regions
     info["outputs"] = output_checksums(out)
     clock.lap("assemble")
     info["seconds"] = clock.summary()
@@ -123,8 +131,24 @@ def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:
                              "input changed during the run? rerun with --force")
 
 
+def region_model(parameters: dict) -> RegionModel:
+    """The region rule of a run, from its recorded parameters (runs before regions: the default length)."""
+    return RegionModel(min_length=int(parameters.get("min_region_length", DEFAULT_MIN_REGION_LENGTH)))
+
+
+def check_regions(found: RegionCounts, rows: dict) -> None:
+    """The region pass must have seen every frame, every chunk with frames and every sequence of the tables."""
+    seen = {"prediction_rows": found.frames, "consensus_rows": found.chunks_with_frames,
+            "sequence_rows": found.sequences}
+    want = {k: rows[k] for k in seen}
+    if seen != want:
+        raise IntegrityError(f"regions.tsv does not account for the tables (saw {seen}, tables hold {want}): rerun "
+                             "with --force")
+
+
 def _log_summary(out: OutputPaths, info: dict) -> None:
     c, v = info["counts"], info["counts"]["sequences_by_verdict"]
     log.info("done in %.1f s: %d records, %d chunks, %d frames; sequences called virus %d, others %d, no frames %d; "
              "per-sequence calls in %s", info["seconds"]["total"], c["records"], c["chunks"], c["frames"], v["virus"],
              v["others"], v["no_frames"], out.sequences)
+    log.info("%d viral region(s) in %s", c.get("regions", 0), out.regions)

@@ -50,7 +50,7 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
     recorded = info.get("outputs", {})
     if info.get("parameters", {}).get("mode") == "extract":
         return _damaged_extract(out, recorded)
-    for p in out.results():
+    for p in out.tables():
         if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:
             return p.name
     return None
@@ -72,7 +72,7 @@ def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
 
 
 def output_checksums(out: OutputPaths) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in out.results()}
+    return {p.name: sha256_file(p) for p in out.tables()}
 
 
 def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> None:
@@ -96,7 +96,7 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
         else:
             log.info("the earlier run in %s committed no work: starting over", out.root)
             wipe(out)
-    elif any(p.exists() for p in (*out.results(), out.units)):
+    elif any(p.exists() for p in (*out.tables(), out.units)):
         raise ResumeError(f"{out.root} holds results but no readable run_info.json: pass --force to start over, or "
                           "use another -o/--output-dir")
     elif resume:

@@ -11,6 +11,7 @@ PREDICTION_HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
 SEQUENCES_HEADER = ("seq_id\tlength\tn_chunks\tn_chunks_with_frames\tn_viral_chunks\tfraction_viral\t"
                     "max_virus_score\tmean_virus_score\tverdict\n")
+REGIONS_HEADER = "seq_id\tregion\tstart\tend\tlength\tn_chunks\tn_viral_chunks\tmean_virus_score\n"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class OutputPaths:
     @property
     def sequences(self) -> Path:
         return self.root / "sequences.tsv"
+
+    @property
+    def regions(self) -> Path:
+        """regions.tsv: viral regions inside the sequences (see virnucpro.regions)."""
+        return self.root / "regions.tsv"
 
     @property
     def embeddings_index(self) -> Path:
@@ -77,7 +83,11 @@ class OutputPaths:
         """The three result tables, in the order they are assembled."""
         return [self.predictions, self.highest, self.sequences]
 
+    def tables(self) -> list[Path]:
+        """Every table a finished predict run holds (checksummed in run_info.json): the three, then regions.tsv."""
+        return [*self.results(), self.regions]
+
     def everything_written(self) -> list[Path]:
         """Every file and folder a predict run may leave (what --force removes); not the lock file."""
-        return [*self.results(), self.run_info, self.report, self.log, *self.prepare_files(), self.units, self.embeddings,
+        return [*self.tables(), self.run_info, self.report, self.log, *self.prepare_files(), self.units, self.embeddings,
                 self.root / ".stdin_input", *self.root.glob(SPOOLED_NAME + "*")]

@@ -23,6 +23,7 @@ from virnucpro.pipeline.run_info import new_info
 from virnucpro.pipeline.scan import InputSet, scan, write_intermediate_fasta
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.progress import progress_bar
+from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
 
@@ -57,6 +58,7 @@ class PredictConfig:
     paired: bool = False  # mates share an ID: they become ID/1 and ID/2
     extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
     precision_check: bool = True  # --precision fp8 first checks which fast rung is fit for this data
+    min_region_length: int = DEFAULT_MIN_REGION_LENGTH  # bp; shortest viral region in regions.tsv
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from virnucpro import __version__
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
-from virnucpro.report import aggregate, svg
+from virnucpro.report import aggregate, svg, track
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 log = logging.getLogger("virnucpro")
@@ -27,8 +27,9 @@ def write_report(run_dir: Path) -> Path:
     t0 = time.perf_counter()
     info = _finished_info(run_dir)
     figs = aggregate.collect(run_dir / "prediction_results.txt", run_dir / "sequences.tsv")
+    regions = track.section(track.collect(run_dir, int(info.get("parameters", {}).get("chunk_size", 500))))
     target = run_dir / REPORT_NAME
-    write_atomic(target, render(info, figs))
+    write_atomic(target, render(info, figs, regions))
     log.info("report: %s (%.0f kB, %.2f s)", target, target.stat().st_size / 1e3, time.perf_counter() - t0)
     return target
 
@@ -45,8 +46,8 @@ def _finished_info(run_dir: Path) -> dict:
     return info
 
 
-def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = ("prediction_results.txt",
-                                                                       "sequences.tsv")) -> None:
+def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = (
+        "prediction_results.txt", "prediction_results_highestscore.csv", "sequences.tsv", "regions.tsv")) -> None:
     """Refuse tables that differ from the sha256 run_info.json recorded for them (cut short, edited, swapped).
 
     Raises:
@@ -64,13 +65,13 @@ def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = ("predicti
                              "short or edited): rerun the predict command to rebuild it")
 
 
-def render(info: dict, figs: aggregate.RunFigures) -> str:
-    """The whole page as text."""
-    sections = [_glance(info, figs), _figures(figs), _top_table(figs), _run_details(info)]
+def render(info: dict, figs: aggregate.RunFigures, regions: str = "") -> str:
+    """The whole page as text; `regions` is the regions section (report.track), placed after the top table."""
+    sections = [_glance(info, figs), _figures(figs), _top_table(figs), regions, _run_details(info)]
     version = escape(str(info.get("versions", {}).get("virnucpro", __version__)))
     return document("virnucpro report", f"{escape(_input_names(info))} &middot; virnucpro {version}",
-                    "".join(sections), "Made by virnucpro from run_info.json, prediction_results.txt and "
-                    "sequences.tsv. Rebuild with <code>virnucpro report DIR</code>.")
+                    "".join(sections), "Made by virnucpro from run_info.json, prediction_results.txt, "
+                    "sequences.tsv and regions.tsv. Rebuild with <code>virnucpro report DIR</code>.")
 
 
 def input_files(desc) -> list[dict]:

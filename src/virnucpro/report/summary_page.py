@@ -10,7 +10,7 @@ from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
-SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\n"
+SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\n"
 
 
 def write_summary(out_dir: Path, samples: list[str]) -> None:
@@ -19,6 +19,7 @@ def write_summary(out_dir: Path, samples: list[str]) -> None:
     for sample in samples:
         run = Path(out_dir) / sample
         info = _checked_info(run)
+        info["counts"].setdefault("regions", region_count(run))
         figs = aggregate.collect(run / "prediction_results.txt", run / "sequences.tsv")
         rows.append((sample, info["counts"], figs))
     write_atomic(Path(out_dir) / "summary.tsv", SUMMARY_HEADER + "".join(_tsv_row(s, c) for s, c, _ in rows))
@@ -43,13 +44,24 @@ def _checked_info(run: Path) -> dict:
 
 def _tsv_row(sample: str, counts: dict) -> str:
     v = counts["sequences_by_verdict"]
-    return f"{sample}\t{counts['records']}\t{v['virus']}\t{v['others']}\t{v['no_frames']}\t{counts['frames']}\n"
+    return (f"{sample}\t{counts['records']}\t{v['virus']}\t{v['others']}\t{v['no_frames']}\t{counts['frames']}\t"
+            f"{counts['regions']}\n")
+
+
+def region_count(run: Path) -> int | str:
+    """Rows of a run's regions.tsv (for runs whose run_info.json predates the count), NA without one."""
+    path = run / "regions.tsv"
+    if not path.is_file():
+        return "NA"
+    with open(path) as fh:
+        return max(sum(1 for _ in fh) - 1, 0)
 
 
 def render(rows: list[tuple[str, dict, aggregate.RunFigures]]) -> str:
     head = "".join(f'<th data-type="{t}">{escape(k)}</th>' for k, t in (
         ("sample", "text"), ("records", "num"), ("virus", "num"), ("others", "num"), ("no frames", "num"),
-        ("frames", "num"), ("% virus", "num"), ("verdicts", "text"), ("frame virus scores", "text")))
+        ("frames", "num"), ("% virus", "num"), ("viral regions", "num"), ("verdicts", "text"),
+        ("frame virus scores", "text")))
     body = "".join(_row(sample, counts, figs) for sample, counts, figs in rows)
     table = (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
              f'<p class="note">verdicts: {verdict_legend()}; frame virus scores from 0 to 1, red from 0.5 (called '
@@ -64,8 +76,12 @@ def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:
     mix = svg.stacked_bar([(k, v.get(k, 0), c) for k, c in VERDICT_COLORS.items()], width=160, height=14)
     link = f'<a href="{escape(sample)}/report.html">{escape(sample)}</a>'
     cells = [link, f"{counts['records']:,}", f"{v['virus']:,}", f"{v['others']:,}", f"{v['no_frames']:,}",
-             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", mix, _sparkline(figs)]
+             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts["regions"]), mix, _sparkline(figs)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _count(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else escape(str(value))
 
 
 def _sparkline(figs: aggregate.RunFigures, width: int = 160, height: int = 32) -> str:

@@ -1,0 +1,118 @@
+"""The region rule (virnucpro.regions) on synthetic chunk-score tracks whose truth is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from virnucpro.chunking import chunk_bounds
+from virnucpro.regions import RegionModel, evidence, find_regions, viterbi
+
+CS = 300
+
+
+def _track(length: int, viral: list[tuple[int, int]], rng: np.random.Generator, every: int = 7):
+    """Chunks of a `length`-bp sequence scored 0.7-1 inside the viral [start, end) spans and 0-0.3 outside,
+    with every `every`-th chunk call flipped, except within two chunks of a junction (where a flipped call
+    rightly moves the boundary)."""
+    _, starts, ends = chunk_bounds(np.array([length]), CS)
+    mid = (starts + ends) / 2
+    truth = np.zeros(len(starts), bool)
+    for a, b in viral:
+        truth |= (mid >= a) & (mid < b)
+    scores = np.where(truth, rng.uniform(0.7, 1.0, len(truth)), rng.uniform(0.0, 0.3, len(truth)))
+    i = np.arange(len(truth))
+    junctions = np.flatnonzero(truth[1:] != truth[:-1]) + 0.5  # between chunk j and j + 1
+    near = np.abs(i[:, None] - junctions[None, :]).min(axis=1, initial=np.inf) < 3  # (C,)
+    flip = (i % every == every // 2) & ~near
+    scores = np.where(flip, 1 - scores, scores)
+    return starts, ends, scores, scores >= 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_insert_found_as_one_region_with_ends_near_junctions(seed):
+    rng = np.random.default_rng(seed)
+    starts, ends, scores, called = _track(38_000, [(15_000, 23_000)], rng)
+    regions = find_regions(starts, ends, scores, called)
+    assert len(regions) == 1, regions
+    assert abs(regions[0].start - 15_001) <= 2 * CS and abs(regions[0].end - 23_000) <= 2 * CS
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_inserts_and_an_insert_at_a_contig_end_are_separate_regions(seed):
+    rng = np.random.default_rng(seed)
+    starts, ends, scores, called = _track(38_000, [(5_000, 13_000), (30_000, 38_000)], rng)
+    regions = find_regions(starts, ends, scores, called)
+    assert [(abs(r.start - a - 1) <= 2 * CS, abs(r.end - b) <= 2 * CS) for r, (a, b) in
+            zip(regions, [(5_000, 13_000), (30_000, 38_000)])] == [(True, True)] * 2
+    assert len(regions) == 2 and regions[1].end == 38_000
+
+
+def test_pure_host_with_stray_viral_calls_gives_no_region():
+    rng = np.random.default_rng(7)
+    starts, ends, scores, called = _track(38_000, [], rng, every=5)
+    assert find_regions(starts, ends, scores, called) == []
+
+
+def test_whole_viral_sequence_is_one_region_spanning_it():
+    rng = np.random.default_rng(3)
+    starts, ends, scores, called = _track(38_017, [(0, 38_017)], rng)
+    [r] = find_regions(starts, ends, scores, called)
+    assert (r.start, r.end, r.length, r.n_chunks) == (1, 38_017, 38_017, len(starts))
+    assert r.n_viral_chunks == int(called.sum()) < r.n_chunks
+    assert r.mean_virus_score == pytest.approx(scores.mean())
+
+
+def test_chunks_without_frames_carry_no_evidence_and_are_trimmed_off_region_ends():
+    starts, ends = np.arange(12) * 100, np.arange(1, 13) * 100
+    scores = np.array([np.nan, np.nan, 0.99, 0.99, np.nan, 0.99, 0.99, np.nan, np.nan, 0.01, 0.01, 0.01])
+    [r] = find_regions(starts, ends, scores, scores >= 0.5, RegionModel(min_length=1))
+    assert (r.start, r.end, r.n_chunks, r.n_viral_chunks) == (201, 700, 5, 4)
+    assert r.mean_virus_score == pytest.approx(0.99)
+    assert find_regions(starts, ends, np.full(12, np.nan), np.zeros(12, bool), RegionModel(min_length=1)) == []
+
+
+def test_region_shorter_than_min_length_is_dropped():
+    starts, ends = np.arange(20) * 300, np.arange(1, 21) * 300
+    scores = np.r_[np.full(8, 0.01), np.full(4, 0.99), np.full(8, 0.01)]  # a 1200-bp viral stretch
+    assert len(find_regions(starts, ends, scores, scores >= 0.5, RegionModel(min_length=1200))) == 1
+    assert find_regions(starts, ends, scores, scores >= 0.5, RegionModel(min_length=1201)) == []
+
+
+def test_isolated_discordant_chunks_neither_make_nor_split_a_region():
+    scores = np.r_[np.full(10, 0.01), 0.99, 0.99, np.full(10, 0.01), np.full(10, 0.99), 0.01, 0.01, np.full(10, 0.99)]
+    path = viterbi(evidence(scores, 0.01), 1e-3)
+    assert path.tolist() == [False] * 22 + [True] * 22
+
+
+def test_viterbi_matches_brute_force_on_short_tracks():
+    rng = np.random.default_rng(0)
+    stay, switch = np.log1p(-0.2), np.log(0.2)
+    for _ in range(50):
+        llr = rng.normal(0, 2, rng.integers(1, 9))
+        best = max(range(2 ** len(llr)), key=lambda m: _path_score(m, llr, stay, switch))
+        want = [(best >> i) & 1 == 1 for i in range(len(llr))]
+        got = viterbi(llr, 0.2)
+        assert _path_score(sum(1 << i for i, v in enumerate(got) if v), llr, stay, switch) == pytest.approx(
+            _path_score(best, llr, stay, switch)), (got, want)
+
+
+def _path_score(mask: int, llr: np.ndarray, stay: float, switch: float) -> float:
+    states = [(mask >> i) & 1 for i in range(len(llr))]
+    score = sum(l for l, s in zip(llr, states) if s)
+    return score + sum(stay if a == b else switch for a, b in zip(states, states[1:]))
+
+
+def test_empty_and_single_chunk_tracks():
+    assert find_regions(np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0, bool)) == []
+    [r] = find_regions(np.array([0]), np.array([250]), np.array([0.9]), np.array([True]), RegionModel(min_length=1))
+    assert (r.start, r.end) == (1, 250)
+
+
+@pytest.mark.parametrize("fid,seq,k", [("a_chunk_3F2", "a", 3), ("x_chunk_2F1_chunk_13R3", "x_chunk_2F1", 13),
+                                       ("NODE_1_length_5_cov_2_chunk_10R1", "NODE_1_length_5_cov_2", 10)])
+def test_frame_id_split_takes_the_last_chunk_suffix_even_when_the_id_holds_one(fid, seq, k):
+    from virnucpro.regions import FRAME_SUFFIX
+
+    m = FRAME_SUFFIX.search(fid)
+    assert (fid[:m.start()], int(m.group(1))) == (seq, k)

@@ -24,6 +24,7 @@ from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import new_info, read_info
 from virnucpro.pipeline.shards import ShardSpec
 from virnucpro.pipeline.worker import WorkerConfig, embeddings_ok
+from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, committed_units, group_units, unit_ok, unit_path
 from virnucpro.prepare import count_batch, prepare_batch
@@ -81,6 +82,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     auto_threads, cfg.threads = cfg.threads == 0, effective_threads(cfg.threads)
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
+    check_inputs_survive(out, cfg.inputs, out.everything_written())
     home = home_dir(cfg.model_dir)
     paths = _model_paths(cfg, home) if preloaded is None else None
     devices, precision = _devices_and_precision(cfg)
@@ -88,7 +90,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     if paths and not cfg.extract:
         check_chunk_size(paths.classifier, models["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
                          cfg.chunk_size)
-    with held_directory(out) as session, stop_on_signals():
+    with held_directory(out, "extract" if cfg.extract else "predict") as session, stop_on_signals():
         sources = [session.open_input(given, k) for k, given in enumerate(cfg.inputs)]
         if devices[0] == "cpu" and auto_threads:
             cfg.threads = _threads_of_unfinished_run(out, cfg.threads, len(devices))

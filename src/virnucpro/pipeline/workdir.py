@@ -56,11 +56,18 @@ class HeldDirectory:
 
 
 @contextlib.contextmanager
-def held_directory(out: OutputPaths) -> Iterator[HeldDirectory]:
-    """Lock `out` for this process; on the way out remove the spool, and the directory if it stayed unclaimed."""
+def held_directory(out: OutputPaths, owner: str | None = None) -> Iterator[HeldDirectory]:
+    """Lock `out` for this process; on the way out remove the spool, and the directory if it stayed unclaimed.
+
+    `owner` (the command writing the directory) refuses a directory that holds another command's run.
+    """
+    from virnucpro.pipeline.ownership import check_owner
+
     held = HeldDirectory(out, lock_output_dir(out.root))
     failed = True
     try:
+        if owner is not None:
+            check_owner(out.root, owner)
         yield held
         failed = False
     finally:

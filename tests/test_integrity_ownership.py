@@ -158,3 +158,20 @@ def test_train_refuses_a_predict_directory(reads, tmp_path, run_cli, tiny_model_
     assert code == 2 and "virnucpro predict" in one_error_line(err)
     assert (out / "run_info.json").read_text() == before
     assert (out / "report.html").read_text() == "<html>predict</html>"
+
+
+def test_workflow_refuses_a_predict_directory_even_with_force(tmp_path, run_cli):
+    out = tmp_path / "run"
+    before = _run_dir(out, "predict")
+    code, _, err = run_cli("workflow", out, "--force")
+    assert code == 2 and "virnucpro predict" in one_error_line(err)
+    assert not (out / "Snakefile").exists() and (out / "run_info.json").read_text() == before
+
+
+def test_predict_refuses_a_workflow_directory(reads, tmp_path, run_cli, model_args):
+    wf = tmp_path / "wf"
+    assert run_cli("workflow", wf)[0] == 0
+    assert run_cli("workflow", wf, "--force")[0] == 0
+    code, _, err = run_cli("predict", reads, "-o", wf, "--force", *model_args)
+    assert code == 2 and "virnucpro workflow" in one_error_line(err)
+    assert (wf / "Snakefile").is_file()

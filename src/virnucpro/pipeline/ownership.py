@@ -30,6 +30,8 @@ def owner_of(root: Path) -> str | None:
             return "extract" if params.get("mode") == "extract" else "predict"
     if any((root / name).is_file() for name in TRAIN_FILES):
         return "train"
+    if (root / "Snakefile").is_file():
+        return "workflow"
     return None
 
 

@@ -175,3 +175,20 @@ def test_predict_refuses_a_workflow_directory(reads, tmp_path, run_cli, model_ar
     code, _, err = run_cli("predict", reads, "-o", wf, "--force", *model_args)
     assert code == 2 and "virnucpro workflow" in one_error_line(err)
     assert (wf / "Snakefile").is_file()
+
+
+def test_download_into_a_run_directory_is_refused(tmp_path, run_cli):
+    out = tmp_path / "run"
+    before = _run_dir(out, "predict")
+    code, _, err = run_cli("download", "--model-dir", out, "--chunk-size", "500")
+    assert code == 2 and "virnucpro predict" in one_error_line(err)
+    assert (out / "run_info.json").read_text() == before and not (out / "classifiers").exists()
+
+
+def test_download_into_a_busy_model_dir_is_refused(tmp_path, run_cli):
+    lock = lock_output_dir(tmp_path / "models")
+    try:
+        code, _, err = run_cli("download", "--model-dir", tmp_path / "models", "--chunk-size", "500")
+    finally:
+        lock.release()
+    assert code == 2 and "in use" in one_error_line(err)

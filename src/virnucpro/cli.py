@@ -313,11 +313,17 @@ def _add_download(sub) -> None:
 def _run_download(args: argparse.Namespace) -> int:
     from virnucpro.model_store import ModelRefs, home_dir, resolve_all
 
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.workdir import check_output_dir, held_directory
+
     home = home_dir(args.model_dir)
-    for cs in args.chunk_size:
-        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
-                            offline=False, in_download_command=True)
-        print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
+    check_output_dir(home)
+    with held_directory(OutputPaths(home), "models") as session:  # one download at a time; never a run's directory
+        session.claimed = True
+        for cs in args.chunk_size:
+            paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
+                                offline=False, in_download_command=True)
+            print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
     return 0
 
 

@@ -113,3 +113,18 @@ def test_snakefile_refuses_a_bad_config_before_any_job(wf):
     r = subprocess.run([*cmd, "-n", "--cores", "1"], cwd=wf, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "shards" in r.stdout + r.stderr
     assert not (wf / "results").exists()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("--chunk-size 300", "--chunk-size"), ("--shard 1/2", "--shard"), ("-o elsewhere", "-o"),
+    ("--batch-tokens 0", "--batch-tokens"), ("--no-such-flag", "unrecognized"), ("'unclosed", "quoting"),
+    ("--force", "--force"), ("--unit-frames=-1", "--unit-frames"),
+])
+def test_extra_args_mistake_is_refused_before_any_job(wf, extra, needle):
+    with pytest.raises(InputError, match=needle) as exc:
+        _check(wf, extra_args=extra)
+    assert "\n" not in str(exc.value)
+
+
+def test_extra_args_predict_flags_are_accepted(wf):
+    _check(wf, extra_args="--unit-frames 48 --batch-tokens 32768")

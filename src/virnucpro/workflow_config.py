@@ -19,6 +19,8 @@ from virnucpro.sample_names import check_sample_name
 KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
         "model_dir", "extra_args")
 PUBLISHED_CHUNK_SIZES = (300, 500)
+OWN_FLAGS = ("-o", "--output-dir", "--shard", "--device", "--threads", "--chunk-size", "--paired", "--force",
+             "--dnabert", "--esm", "--classifier", "--model-dir", "--offline", "-h", "--help")
 YES, NO = ("yes", "true", "1"), ("no", "false", "0", "")
 
 
@@ -61,8 +63,38 @@ def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSetting
                                 chunk_size=chunk_size, device=_device(config),
                                 threads=_integer(config, "threads", 8, (1, argtypes.THREADS[1])),
                                 samples=read_samples(_resolve(base, _text(config, "samples", required=True)), base))
-    _text(config, "extra_args")
+    check_extra_args(_text(config, "extra_args"))
     return settings
+
+
+def check_extra_args(text: str) -> None:
+    """extra_args must parse as `virnucpro predict` flags, and not set what the workflow sets itself.
+
+    Raises:
+        InputError: naming the flag and the fix.
+    """
+    import contextlib
+    import io
+    import shlex
+
+    from virnucpro.cli import create_parser
+
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        raise InputError(f"config.yaml: extra_args: {exc}: fix the quoting") from None
+    for a in args:
+        if a.split("=")[0] in OWN_FLAGS:
+            raise InputError(f"config.yaml: extra_args sets {a.split('=')[0]}, which the workflow sets itself: use "
+                             "its own key in config.yaml instead")
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            create_parser().parse_args(["predict", "input.fa", "-o", "out", *args])
+    except SystemExit:
+        reason = err.getvalue().strip().splitlines()[-1:] or ["not predict flags"]
+        raise InputError(f"config.yaml: extra_args {text[:60]!r}: {reason[0].removeprefix('virnucpro: error: ')}") \
+            from None
 
 
 def read_samples(path: Path, base: Path | None = None) -> dict[str, Sample]:

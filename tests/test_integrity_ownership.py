@@ -192,3 +192,12 @@ def test_download_into_a_busy_model_dir_is_refused(tmp_path, run_cli):
     finally:
         lock.release()
     assert code == 2 and "in use" in one_error_line(err)
+
+
+@pytest.mark.parametrize("owner", ["train", "prepare", "workflow"])
+def test_report_refuses_another_commands_directory(owner, tmp_path, run_cli):
+    out = tmp_path / "run"
+    _run_dir(out, owner)
+    code, _, err = run_cli("report", out)
+    assert code == 2 and f"virnucpro {owner}" in one_error_line(err)
+    assert not (out / "report.html").exists()

@@ -128,3 +128,40 @@ def test_extra_args_mistake_is_refused_before_any_job(wf, extra, needle):
 
 def test_extra_args_predict_flags_are_accepted(wf):
     _check(wf, extra_args="--unit-frames 48 --batch-tokens 32768")
+
+
+def _finished(wf: Path, name: str, files: list[str]) -> Path:
+    import json
+    import os
+
+    run = wf / "results" / name
+    run.mkdir(parents=True)
+    recs = [{"path": str(wf / f), "bytes": (wf / f).stat().st_size, "sha256": "x"} for f in files]
+    desc = recs[0] if len(recs) == 1 else {"files": recs, "paired": True}
+    (run / "run_info.json").write_text(json.dumps({"status": "complete", "input": desc}))
+    later = (wf / files[0]).stat().st_mtime + 10
+    os.utime(run / "run_info.json", (later, later))
+    return run
+
+
+def test_finished_sample_with_unchanged_input_is_accepted(wf):
+    _finished(wf, "s1", ["a.fa"])
+    _finished(wf, "s2", ["a.fa", "b.fa"])
+    _check(wf)
+
+
+@pytest.mark.parametrize("change", ["grown", "touched", "more_files"])
+def test_input_changed_after_a_finished_run_is_refused_before_any_job(wf, change):
+    import os
+
+    run = _finished(wf, "s1", ["a.fa"])
+    if change == "grown":
+        (wf / "a.fa").write_text(">r\nACGTACGT\n")
+        os.utime(wf / "a.fa", (1, 1))
+    elif change == "touched":
+        later = (run / "run_info.json").stat().st_mtime + 10
+        os.utime(wf / "a.fa", (later, later))
+    else:
+        (wf / "samples.tsv").write_text("sample\tpath\ns1\ta.fa,b.fa\ns2\tb.fa\n")
+    with pytest.raises(InputError, match="changed after its finished run"):
+        _check(wf)

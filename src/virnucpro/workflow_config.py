@@ -64,7 +64,33 @@ def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSetting
                                 threads=_integer(config, "threads", 8, (1, argtypes.THREADS[1])),
                                 samples=read_samples(_resolve(base, _text(config, "samples", required=True)), base))
     check_extra_args(_text(config, "extra_args"))
+    for name, sample in settings.samples.items():
+        check_finished_input(_resolve(base, settings.outdir) / name, name, [_resolve(base, p) for p in sample.paths])
     return settings
+
+
+def check_finished_input(run_dir: Path, name: str, paths: list[Path]) -> None:
+    """A sample's finished run must still match its input (file count, sizes, not modified since).
+
+    Snakemake would otherwise rerun the sample's jobs, which refuse the changed input inside a job.
+
+    Raises:
+        InputError: naming the sample, the file and the fix.
+    """
+    from virnucpro.pipeline.run_info import read_info
+
+    info = read_info(run_dir / "run_info.json")
+    if not isinstance(info, dict) or info.get("status") != "complete":
+        return
+    desc = info.get("input")
+    recorded = desc.get("files", [desc]) if isinstance(desc, dict) else []
+    finished = (run_dir / "run_info.json").stat().st_mtime
+    changed = next((str(p) for p, r in zip(paths, recorded) if not isinstance(r, dict) or p.stat().st_size !=
+                    r.get("bytes") or p.stat().st_mtime > finished), None)
+    if len(recorded) != len(paths) or changed:
+        what = f"input {changed!r}" if changed else "its list of inputs"
+        raise InputError(f"sample {name!r}: {what} changed after its finished run in {run_dir}: restore it, or delete "
+                         f"{run_dir} and its shards under .virnucpro/shards/{name} to recompute the sample")
 
 
 def check_extra_args(text: str) -> None:

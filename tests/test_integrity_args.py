@@ -79,3 +79,20 @@ def test_help_documents_the_chunk_size_range(capsys):
     with pytest.raises(SystemExit):
         cli.create_parser().parse_args(["predict", "--help"])
     assert "3-100000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("info,needle", [
+    ({"status": "running", "parameters": {"shard": "1/2"}}, "not finished"),
+    ({"status": "complete", "parameters": {"shard": "1/2"}}, "not finished"),
+    ({"status": "complete", "parameters": {}, "shard": {"index": 1, "count": 10**30}}, "no valid shard"),
+    ({"status": "complete", "parameters": {}}, "not a shard directory"),
+])
+def test_merge_names_a_running_killed_or_forged_shard(info, needle, tmp_path):
+    import json
+
+    from virnucpro.errors import InputError
+    from virnucpro.pipeline.shards import read_shards
+
+    (tmp_path / "run_info.json").write_text(json.dumps(info))
+    with pytest.raises(InputError, match=needle):
+        read_shards([tmp_path])

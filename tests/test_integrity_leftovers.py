@@ -94,3 +94,15 @@ def test_a_new_training_run_removes_the_previous_classifier_first(tmp_path):
     assert json.loads((tmp_path / "run_info.json").read_text())["status"] == "running"
     finish_owned_run(out, info)
     assert json.loads((tmp_path / "run_info.json").read_text())["status"] == "complete"
+
+
+def test_only_virnucpro_temporaries_are_removed(tmp_path):
+    (tmp_path / "run_info.json").write_text(json.dumps({"owner": "predict", "status": "complete"}))
+    mine = [tmp_path / ".notes.tmp-old", tmp_path / ".merge-my-own-folder", tmp_path / "x.tmp-12"]
+    mine[0].write_text("user")
+    mine[1].mkdir()
+    mine[2].write_text("user")
+    (tmp_path / ".merge-ab12cd_3").mkdir()
+    with held_directory(OutputPaths(tmp_path), "predict"):
+        pass
+    assert all(p.exists() for p in mine) and not (tmp_path / ".merge-ab12cd_3").exists()

@@ -30,6 +30,7 @@ def run(cfg: WorkflowConfig) -> list[Path]:
     check_output_dir(Path(cfg.directory))
     targets = [cfg.directory / name for name in FILES]
     with held_directory(OutputPaths(Path(cfg.directory)), "workflow") as session:
+        session.drop_lock_file = True
         _write_files(targets, cfg.force)
         session.claimed = True
     log.info("wrote the workflow into %s: edit config.yaml and samples.tsv, then run `snakemake --cores 8` here, or "

@@ -44,6 +44,7 @@ class HeldDirectory:
     lock: DirLock
     claimed: bool = False
     sources: list[InputSource] = field(default_factory=list)
+    drop_lock_file: bool = False  # a directory the user edits (the workflow's): leave no lock file behind
 
     def open_input(self, given: str, index: int = 0) -> InputSource:
         """Input `index` as a re-readable file (streams are spooled into the directory)."""
@@ -55,6 +56,8 @@ class HeldDirectory:
         for s in self.sources:
             if s.spooled:
                 Path(s.path).unlink(missing_ok=True)
+        if self.drop_lock_file:
+            self.lock.path.unlink(missing_ok=True)  # while still held: a waiting run re-checks the inode
         self.lock.release(remove_dir=failed and not self.claimed and self.lock.created_dir)
 
 

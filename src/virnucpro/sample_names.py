@@ -30,7 +30,10 @@ def check_sample_name(name: object, where: str = "") -> str:
 
 
 def relative_href(name: str, target: str) -> str | None:
-    """`./NAME/TARGET`, percent-encoded and always relative, or None when `name` is not a safe sample name."""
+    """`NAME/TARGET`, percent-encoded and always relative, or None when `name` is not a safe sample name.
+
+    A safe name has no ':' and does not start with '/' or '.', so the link can carry no scheme and leave no folder.
+    """
     if not is_safe_name(name):
         return None
-    return "./" + quote(name, safe="") + "/" + quote(target, safe="/")
+    return quote(name, safe="") + "/" + quote(target, safe="/")

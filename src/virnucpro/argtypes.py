@@ -11,7 +11,7 @@ from typing import Callable
 
 # Ranges of the numeric flags: (lowest, highest), inclusive. The README's Usage section quotes them.
 CHUNK_SIZE = (3, 100_000)  # bp: a chunk shorter than a codon has no frame; 100 kb is far past the encoders' training
-THREADS = (0, 4096)  # 0 = every core this job may use
+THREADS = (0, 1_000_000)  # 0 = every core this job may use; more than the cores is bounded at run time
 WORKER_TIMEOUT = (1, 7 * 24 * 3600)  # seconds: up to a week
 BATCH_TOKENS = (1, 1 << 24)  # tokens per ESM-2 batch (DNABERT-S uses 4x)
 UNIT_FRAMES = (0, 1 << 24)  # frames per work unit; 0 = automatic

@@ -106,3 +106,33 @@ def test_only_virnucpro_temporaries_are_removed(tmp_path):
     with held_directory(OutputPaths(tmp_path), "predict"):
         pass
     assert all(p.exists() for p in mine) and not (tmp_path / ".merge-ab12cd_3").exists()
+
+
+@pytest.mark.slow
+def test_train_stopped_by_sigterm_exits_143_and_leaves_no_old_classifier(tmp_path, tiny_models):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = random.Random(0)
+    for n in ("v", "o"):
+        (tmp_path / f"{n}.fa").write_text("".join(f">{n}{i}\n" + "".join(rng.choice("ACGT") for _ in range(3000))
+                                                  + "\n" for i in range(200)))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "classifier.safetensors").write_text("previous run")
+    (out / "run_info.json").write_text(json.dumps({"owner": "train", "status": "complete"}))
+    proc = subprocess.Popen([sys.executable, "-m", "virnucpro", "train", "--viral", tmp_path / "v.fa", "--other",
+                             tmp_path / "o.fa", "-o", out, "--dnabert", tiny_models.dnabert_dir, "--esm",
+                             tiny_models.esm_dir, "--offline", "--device", "cpu", "--chunk-size", "300"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while json.loads((out / "run_info.json").read_text()).get("status") != "running" and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1].startswith("virnucpro: stopped by SIGTERM")
+    assert not (out / "classifier.safetensors").exists()
+    assert json.loads((out / "run_info.json").read_text())["status"] == "running"

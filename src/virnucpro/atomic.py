@@ -43,6 +43,12 @@ def atomic_files(paths: list[Path], mode: str = "w") -> Iterator[list[IO]]:
                 t.unlink()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a whole file atomically."""
     mode = "wb" if isinstance(data, bytes) else "w"
@@ -61,6 +67,7 @@ def save_safetensors(path: Path, tensors: dict, metadata: dict[str, str] | None 
     tmp = tmp_path(path)
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600: respect the umask like every other output
         tmp.replace(path)
     except Exception as exc:
         if isinstance(exc, OSError):

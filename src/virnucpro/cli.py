@@ -8,20 +8,12 @@ import sys
 from pathlib import Path
 
 from virnucpro import __version__
+from virnucpro import argtypes as A
+from virnucpro.argtypes import int_in
 from virnucpro.errors import Stopped, VirnucproError, describe_os_error
 from virnucpro.logs import setup_logging
 
 DEFAULTS = {"dnabert": "zhihan1996/DNABERT-S", "esm": "facebook/esm2_t36_3B_UR50D"}
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
-    return value
 
 
 def device_arg(text: str) -> str:
@@ -45,15 +37,7 @@ def shard_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def threads_arg(text: str) -> int:
-    """--threads: 0 (all available cores) or a positive count (bounded by the cores at run time)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 (all available cores) or a positive integer")
-    return value
+threads_arg = int_in(*A.THREADS, "0 = every core this job may use")
 
 
 def _verbosity(p: argparse.ArgumentParser) -> None:
@@ -74,8 +58,8 @@ def _input_args(p: argparse.ArgumentParser) -> None:
                    "BAM file, several (read in order, one run), or '-' for stdin")
     p.add_argument("--paired", action="store_true", help="mate pairs: two mate files (R1 R2) or one interleaved file; "
                    "mates share an ID and become ID/1 and ID/2")
-    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp (300 or 500 select the "
-                   "published classifiers)")
+    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp, "
+                   f"{A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]} (300 or 500 select the published classifiers)")
 
 
 def _add_prepare(sub) -> None:
@@ -125,7 +109,7 @@ def _add_check_precision(sub) -> None:
     _input_args(p)
     _model_args(p)
     p.add_argument("--precision", choices=["fp8"], default="fp8", help="the fast mode to check against fp16")
-    p.add_argument("--frames", type=positive_int, default=4000, help="frames to compare (whole chunks, spread "
+    p.add_argument("--frames", type=int_in(*A.FRAMES), default=4000, help="frames to compare (whole chunks, spread "
                    "evenly over the input)")
     p.add_argument("--device", type=device_arg, default="auto", help="the GPU to use (auto: the first one torch sees)")
     p.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the report as JSON here")
@@ -157,18 +141,19 @@ def _add_predict(sub) -> None:
                    "entry (cuda:0,cuda:1; cpu,cpu)")
     p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N", help="compute only shard I of N of the "
                    "run's work units (one cluster job each); `virnucpro merge` joins the shard directories")
-    p.add_argument("--worker-timeout", type=positive_int, default=600, help="seconds a busy device worker may stay "
-                   "silent before the run stops (a hung GPU)")
+    p.add_argument("--worker-timeout", type=int_in(*A.WORKER_TIMEOUT), default=600, help="seconds a busy device worker "
+                   f"may stay silent before the run stops (a hung GPU), {A.WORKER_TIMEOUT[0]}-{A.WORKER_TIMEOUT[1]}")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16", "fp8"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU; fp8 (opt-in, GPUs with FP8 tensor cores): ESM-2's linear "
                    "layers as FP8 matrix products, ~1.3x faster on an H200; it first checks itself on ~2,000 "
                    "frames of the input and falls back to fp8 on fc1+fc2 only, then fp16, when calls would change")
     p.add_argument("--no-precision-check", action="store_false", dest="precision_check", help="with --precision "
                    "fp8: skip that check (all four linears in fp8)")
-    p.add_argument("--batch-tokens", type=positive_int, default=None, help="ESM-2 packed tokens per batch "
-                   "(default: from free GPU memory); DNABERT-S uses 4x")
-    p.add_argument("--unit-frames", type=int, default=0, help="frames per committed work unit (resume "
-                   "granularity; 0 = from the input: about 32 units, 8,192-65,536 frames on GPU, 256-4,096 on CPU)")
+    p.add_argument("--batch-tokens", type=int_in(*A.BATCH_TOKENS), default=None, help="ESM-2 packed tokens per "
+                   f"batch, up to {A.BATCH_TOKENS[1]} (default: from free GPU memory); DNABERT-S uses 4x")
+    p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per committed work unit "
+                   "(resume granularity; 0 = from the input: about 32 units, 8,192-65,536 frames on GPU, 256-4,096 "
+                   f"on CPU; at most {A.UNIT_FRAMES[1]})")
     p.add_argument("--keep-intermediate", action="store_true", help="also keep the prepare FASTA files and "
                    "per-frame embeddings (safetensors)")
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")
@@ -273,8 +258,8 @@ def _add_extract(sub) -> None:
                    "cpu, cuda, cuda:N, or a comma-separated list: one worker per entry")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU")
-    p.add_argument("--unit-frames", type=int, default=0, help="frames per shard (resume granularity; 0 = 65536 on "
-                   "GPU, 4096 on CPU)")
+    p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per shard (resume "
+                   f"granularity; 0 = 65536 on GPU, 4096 on CPU; at most {A.UNIT_FRAMES[1]})")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
                    "blocks (auto: on for CUDA)")
     _common(p)
@@ -303,15 +288,17 @@ def _add_train(sub) -> None:
                    "with CDS translations) or FASTA, plain or compressed")
     p.add_argument("--other", nargs="+", required=True, metavar="FILE", help="non-viral references (host, bacteria), "
                    "same formats")
-    p.add_argument("--chunk-size", type=positive_int, default=500, help="chunk length in bp the classifier is for")
+    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
+                   f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the classifier and reports")
     _model_args(p)
     p.add_argument("--device", type=device_arg, default="auto", help="where the encoders run (the first device "
                    "given is used)")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="encoder precision: auto = fp16 on GPU, fp32 on CPU")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the batch order")
-    p.add_argument("--max-epochs", type=positive_int, default=200, help="upper bound on epochs (early stopping "
+    p.add_argument("--seed", type=int_in(*A.SEED), default=0, help="seed of the split, the initial weights and the "
+                   f"batch order, 0-{A.SEED[1]}")
+    p.add_argument("--max-epochs", type=int_in(*A.MAX_EPOCHS), default=200, help="upper bound on epochs (early stopping "
                    "usually ends sooner)")
     p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads; 0 = every core this job may use")
     _verbosity(p)
@@ -346,26 +333,32 @@ def _add_download(sub) -> None:
 def _run_download(args: argparse.Namespace) -> int:
     from virnucpro.model_store import ModelRefs, home_dir, resolve_all
 
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.workdir import check_output_dir, held_directory
+
     home = home_dir(args.model_dir)
-    for cs in args.chunk_size:
-        paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
-                            offline=False, in_download_command=True)
-        print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
+    check_output_dir(home)
+    with held_directory(OutputPaths(home), "models") as session:  # one download at a time; never a run's directory
+        session.claimed = True
+        for cs in args.chunk_size:
+            paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
+                                offline=False, in_download_command=True)
+            print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
     return 0
 
 
 def _add_benchmark(sub) -> None:
     p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
                        formatter_class=DefaultsOnceFormatter)
-    p.add_argument("--encoder-frames", type=positive_int, default=40_000, help="frames per workload (W150, W500)")
-    p.add_argument("--baseline-frames", type=positive_int, default=8_000, help="frames for the transformers "
+    p.add_argument("--encoder-frames", type=int_in(*A.FRAMES), default=40_000, help="frames per workload (W150, W500)")
+    p.add_argument("--baseline-frames", type=int_in(*A.FRAMES), default=8_000, help="frames for the transformers "
                    "EsmModel baseline measured in the same process")
-    p.add_argument("--e2e-reads", type=int, default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
-    p.add_argument("--batch-tokens", type=int, default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
+    p.add_argument("--e2e-reads", type=int_in(*A.READS), default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
+    p.add_argument("--batch-tokens", type=int_in(0, A.BATCH_TOKENS[1]), default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
     p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
     p.add_argument("--devices", type=device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
                    "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
-    p.add_argument("--reads-per-device", type=positive_int, default=200_000, help="W150 reads per device for --devices")
+    p.add_argument("--reads-per-device", type=int_in(1, A.READS[1]), default=200_000, help="W150 reads per device for --devices")
     p.add_argument("--fp8", action="store_true", help="instead: the fp8 fast mode against fp16 (ESM-2 3B tokens/s on "
                    "W500, W150 and mixed frames, predict end to end, agreement on random weights); --encoder-frames "
                    "and --e2e-reads then default to 12000 and 50000")

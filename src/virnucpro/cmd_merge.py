@@ -16,6 +16,7 @@ from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.shards import Shard, read_shards
+from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, unit_path
 from virnucpro.signals import stop_on_signals
@@ -39,10 +40,11 @@ def run(cfg: MergeConfig) -> dict:
     clock = Clock()
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
+    check_inputs_survive(out, cfg.shard_dirs, out.everything_written(), "shard directory")
     shards, plans = read_shards([Path(d) for d in cfg.shard_dirs])
     info = _merged_info(shards)
     _check_region_length(info, cfg.min_region_length)
-    with held_directory(out) as session, stop_on_signals():
+    with held_directory(out, "predict") as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
             log.info("%s already holds these shards' merged results: nothing to do", out.root)
             return done

@@ -18,7 +18,8 @@ from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.prepare import prepare_batch
 from virnucpro.progress import progress_bar
 from virnucpro.seqio import ReadStats, RecordBatch, read_inputs
-from virnucpro.pipeline.workdir import check_output_dir
+from virnucpro.pipeline.ownership import check_inputs_survive
+from virnucpro.pipeline.workdir import check_output_dir, held_directory
 
 log = logging.getLogger("virnucpro")
 
@@ -42,6 +43,15 @@ def run(cfg: PrepareConfig) -> dict:
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     cfg.threads = effective_threads(cfg.threads)
+    check_inputs_survive(out, cfg.inputs, [*out.prepare_files(), out.run_info])
+    with held_directory(out, "prepare") as session:
+        summary = _prepare(cfg, out)
+        session.claimed = True
+    return summary
+
+
+def _prepare(cfg: PrepareConfig, out: OutputPaths) -> dict:
+    """With the directory held: refuse existing outputs without --force, write the three files, then run_info."""
     _claim_output_dir(out, cfg.force)
     stats, counts, t0 = ReadStats(), {"chunks": 0, "frames": 0}, time.perf_counter()
     prep = compiled.prep()
@@ -87,7 +97,7 @@ def _claim_output_dir(out: OutputPaths, force: bool) -> None:
 
 def _write_run_info(out: OutputPaths, cfg: PrepareConfig, summary: dict) -> None:
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "progress"}
-    info = {"tool": "virnucpro", "command": "prepare", "version": __version__, "parameters": params,
+    info = {"tool": "virnucpro", "owner": "prepare", "command": "prepare", "version": __version__, "parameters": params,
             "record_path": "compiled" if compiled.prep() is not None else "numpy",
             "counts": summary}
     write_atomic(out.run_info, json.dumps(info, indent=2) + "\n")

@@ -26,7 +26,12 @@ def run(cfg: ReportConfig) -> Path:
     root = Path(cfg.run_dir)
     if not root.is_dir():
         raise InputError(f"{str(root)!r} is not a directory: give the -o directory of a finished predict run")
+    from virnucpro.pipeline.ownership import owner_of
     from virnucpro.report.page import write_report
+
+    if owner_of(root) not in (None, "predict"):
+        raise InputError(f"{str(root)!r} holds a `virnucpro {owner_of(root)}` run, which has no report.html of this "
+                         "kind: give the -o directory of a finished predict or merge run")
 
     with held_directory(OutputPaths(root)):
         return write_report(root)

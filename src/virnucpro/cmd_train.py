@@ -21,6 +21,7 @@ from virnucpro.training.recipe import Recipe, train
 
 log = logging.getLogger("virnucpro")
 CLASSES = (("viral", 1), ("other", 0))
+TRAIN_OUTPUTS = ("classifier.safetensors", "metrics.json", "report.html")  # what a new run replaces
 
 
 @dataclass
@@ -46,14 +47,17 @@ def run(cfg: TrainConfig) -> dict:
     from virnucpro.cpus import effective_threads
     from virnucpro.logs import run_log
     from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.ownership import finish_owned_run, start_owned_run
     from virnucpro.pipeline.workdir import check_output_dir, held_directory
+    from virnucpro.signals import stop_on_signals
 
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     cfg.threads = effective_threads(cfg.threads)
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
-    with held_directory(out) as session:
+    with held_directory(out, "train") as session, stop_on_signals():
+        run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
         session.claimed = True
         with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
             features, labels, encoders = _features(cfg, frames, dnabert, esm, out.root / "features")
@@ -61,6 +65,7 @@ def run(cfg: TrainConfig) -> dict:
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
             _write(out.root, model, metrics)
+        finish_owned_run(out, run_info)
     log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
              metrics["final"]["accuracy"], metrics["final"]["f1"], metrics["final"]["auroc"], history["best_epoch"],
              out.root / "classifier.safetensors")

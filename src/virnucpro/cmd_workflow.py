@@ -24,15 +24,26 @@ class WorkflowConfig:
 
 def run(cfg: WorkflowConfig) -> list[Path]:
     """Copy the workflow files into cfg.directory (existing ones only with --force); returns their paths."""
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.workdir import check_output_dir, held_directory
+
+    check_output_dir(Path(cfg.directory))
     targets = [cfg.directory / name for name in FILES]
+    with held_directory(OutputPaths(Path(cfg.directory)), "workflow") as session:
+        session.drop_lock_file = True
+        _write_files(targets, cfg.force)
+        session.claimed = True
+    log.info("wrote the workflow into %s: edit config.yaml and samples.tsv, then run `snakemake --cores 8` here, or "
+             "`snakemake --workflow-profile profiles/slurm` on a SLURM login node", cfg.directory)
+    return targets
+
+
+def _write_files(targets: list[Path], force: bool) -> None:
     existing = [str(t) for t in targets if t.exists()]
-    if existing and not cfg.force:
+    if existing and not force:
         raise ResumeError(f"{existing[0]} exists: choose an empty directory, or pass --force to overwrite the "
                           "workflow files (your samples and results are never touched)")
     source = resources.files("virnucpro") / "data" / "workflow"
     for name, target in zip(FILES, targets):
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, source.joinpath(name).read_text())
-    log.info("wrote the workflow into %s: edit config.yaml and samples.tsv, then run `snakemake --cores 8` here, or "
-             "`snakemake --workflow-profile profiles/slurm` on a SLURM login node", cfg.directory)
-    return targets

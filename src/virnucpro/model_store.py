@@ -27,9 +27,29 @@ ESM_FILES = ["config.json", "model.safetensors"]
 
 def home_dir(model_dir: Path | None = None) -> Path:
     """Model cache root: --model-dir, else $VIRNUCPRO_HOME, else ~/.cache/virnucpro."""
-    if model_dir is not None:
-        return Path(model_dir)
-    return Path(os.environ.get("VIRNUCPRO_HOME") or Path.home() / ".cache" / "virnucpro")
+    home = Path(model_dir) if model_dir is not None else Path(os.environ.get("VIRNUCPRO_HOME") or Path.home() / ".cache"
+                                                                / "virnucpro")
+    _check_model_dir(home, "--model-dir" if model_dir is not None else "$VIRNUCPRO_HOME or ~/.cache/virnucpro")
+    return home
+
+
+def _check_model_dir(home: Path, given: str) -> None:
+    """The model cache must be a directory (or not exist yet), not a file or a dangling link.
+
+    Raises:
+        ModelError: naming the path and the fix.
+    """
+    from virnucpro.errors import ModelError
+
+    for p in (home, *home.parents):
+        if p.is_symlink() and not p.exists():
+            raise ModelError(f"model cache {str(home)!r} ({given}) is a broken symbolic link at {str(p)!r}: fix it "
+                             "or give another --model-dir")
+        if p.exists():
+            if not p.is_dir():
+                raise ModelError(f"model cache {str(home)!r} ({given}) lies at or under the file {str(p)!r}: give a "
+                                 "directory as --model-dir")
+            return
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,8 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
     """--classifier if given, else the published model for 300/500 bp chunks from the cache (fetched once)."""
     if ref is not None:
         p = Path(ref).expanduser()
+        if p.is_dir():
+            raise ModelError(f"classifier {ref!r} is a directory: give the classifier file (.pth or .safetensors)")
         if not p.is_file():
             raise ModelError(f"classifier {ref!r} does not exist: check --classifier")
         return p

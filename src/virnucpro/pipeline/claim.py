@@ -10,6 +10,7 @@ with the same parameters, models and input; `--force` removes everything a run w
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, wr
 from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path
 
 log = logging.getLogger("virnucpro")
+STALE_TEMPORARY = re.compile(r"^\..+\.tmp-[0-9]+$")  # atomic.tmp_path's names: `.NAME.tmp-PID`
+STALE_MERGE = re.compile(r"^\.merge-[a-z0-9_]{8}$")  # tempfile.TemporaryDirectory(prefix=".merge-") in workunits
 
 
 def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
@@ -119,9 +122,9 @@ def remove_stale_temporaries(out: OutputPaths) -> None:
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
-            if p.name.startswith(".merge-") and p.is_dir():
+            if STALE_MERGE.match(p.name) and p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
-            elif p.name.startswith(".") and ".tmp-" in p.name:
+            elif STALE_TEMPORARY.match(p.name) and p.is_file():
                 p.unlink(missing_ok=True)
                 log.debug("removed the stale temporary %s", p)
 

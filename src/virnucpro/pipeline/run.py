@@ -16,6 +16,7 @@ from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
 from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.plan import first_or_none, say_nothing_to_compute, unit_frames_for, units_to_compute
 from virnucpro.pipeline.precision_check import earlier_fast_mode, settle_fast_mode
 from virnucpro.pipeline.resolve import RandomWeights, resolve, resume_parameters, worker_configs
@@ -71,8 +72,9 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     clock = Clock()
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
+    check_inputs_survive(out, cfg.inputs, out.everything_written())
     r = resolve(cfg, preloaded)
-    with held_directory(out) as session, stop_on_signals():
+    with held_directory(out, "extract" if cfg.extract else "predict") as session, stop_on_signals():
         inputs = InputSet([session.open_input(given, k) for k, given in enumerate(cfg.inputs)], cfg.chunk_size,
                           r.threads, cfg.paired)
         workers = worker_configs(cfg, r, out)

@@ -23,7 +23,8 @@ def versions() -> dict[str, str]:
 
 
 def new_info(parameters: dict, models: dict, input_desc: dict, device: str, precision: str) -> dict:
-    return {"tool": "virnucpro", "status": "running", "command": " ".join(sys.argv), "versions": versions(),
+    owner = "extract" if parameters.get("mode") == "extract" else "predict"
+    return {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv), "versions": versions(),
             "parameters": parameters, "models": models, "input": input_desc, "device": device,
             "precision": precision, "counts": {}, "seconds": {}}
 

@@ -13,7 +13,8 @@ from virnucpro.errors import InputError
 from virnucpro.pipeline.run_info import RESUME_KEYS, load_info
 from virnucpro.pipeline.workunits import UnitPlan, damaged_units
 
-SHARD = re.compile(r"^(\d+)/(\d+)$")
+SHARD = re.compile(r"^([0-9]{1,12})/([0-9]{1,12})$")
+MAX_SHARDS = 100_000  # one cluster job per shard; merge reads every shard directory
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class ShardSpec:
             ValueError: naming the expected form.
         """
         m = SHARD.match(text.strip())
-        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-            raise ValueError(f"{text!r} is not a shard: use I/N with 1 <= I <= N, e.g. 2/8")
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) <= MAX_SHARDS:
+            raise ValueError(f"{text[:40]!r} is not a shard: use I/N with 1 <= I <= N <= {MAX_SHARDS}, e.g. 2/8")
         return cls(int(m.group(1)), int(m.group(2)))
 
     def owns(self, unit_index: int) -> bool:
@@ -59,7 +60,7 @@ class Shard:
 
     @property
     def spec(self) -> ShardSpec:
-        return ShardSpec(self.info["shard"]["index"], self.info["shard"]["count"])
+        return ShardSpec.parse(f"{self.info['shard']['index']}/{self.info['shard']['count']}")
 
     @property
     def label(self) -> str:
@@ -97,13 +98,20 @@ def read_shards(directories: list[Path]) -> tuple[list[Shard], list[UnitPlan]]:
 def _read_shard(directory: Path) -> Shard:
     path = directory / "run_info.json"
     info = load_info(path) if path.exists() else None
-    if info is None or "shard" not in info:
+    given = info.get("parameters", {}).get("shard") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or ("shard" not in info and not given):
         raise InputError(f"{directory} is not a shard directory (no run_info.json of a --shard run): give the -o "
                          "directories of `virnucpro predict --shard I/N` runs")
+    if info.get("status") != "complete" or "shard" not in info:
+        raise InputError(f"shard {given} ({directory}) is not finished (still running, or stopped or killed): wait "
+                         "for it, or rerun its predict command to finish it, then merge")
     _check_shard_record(path, info)
-    if info.get("status") != "complete":
-        raise InputError(f"shard {info['shard']['index']}/{info['shard']['count']} ({directory}) is not finished: "
-                         "rerun its predict command first")
+    shard = info["shard"]
+    try:
+        ShardSpec.parse(f"{shard['index']}/{shard['count']}")
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{directory}/run_info.json records no valid shard (I/N): rerun that shard's predict "
+                         "command with --force") from None
     return Shard(directory, info)
 
 

@@ -23,6 +23,9 @@ def check_output_dir(root: Path) -> None:
     Raises:
         InputError: naming the file in the way.
     """
+    if root.is_symlink() and not root.exists():
+        raise InputError(f"-o {str(root)!r} is a symbolic link to a path that does not exist: create its target or "
+                         "choose another -o/--output-dir")
     if root.exists() and not root.is_dir():
         raise InputError(f"-o {str(root)!r} is an existing file, not a directory: choose a directory path")
     for parent in root.parents:
@@ -41,6 +44,7 @@ class HeldDirectory:
     lock: DirLock
     claimed: bool = False
     sources: list[InputSource] = field(default_factory=list)
+    drop_lock_file: bool = False  # a directory the user edits (the workflow's): leave no lock file behind
 
     def open_input(self, given: str, index: int = 0) -> InputSource:
         """Input `index` as a re-readable file (streams are spooled into the directory)."""
@@ -52,15 +56,36 @@ class HeldDirectory:
         for s in self.sources:
             if s.spooled:
                 Path(s.path).unlink(missing_ok=True)
+        if self.drop_lock_file:
+            self.lock.path.unlink(missing_ok=True)  # while still held: a waiting run re-checks the inode
         self.lock.release(remove_dir=failed and not self.claimed and self.lock.created_dir)
 
 
+def _remove_stale_spools(root: Path) -> None:
+    """Spooled inputs of killed runs: a spool is never reused (a stream cannot be re-read to check it)."""
+    from virnucpro.seqio import SPOOLED_NAME
+
+    for p in root.glob(SPOOLED_NAME + "*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
-def held_directory(out: OutputPaths) -> Iterator[HeldDirectory]:
-    """Lock `out` for this process; on the way out remove the spool, and the directory if it stayed unclaimed."""
+def held_directory(out: OutputPaths, owner: str | None = None) -> Iterator[HeldDirectory]:
+    """Lock `out` for this process; on the way out remove the spool, and the directory if it stayed unclaimed.
+
+    `owner` (the command writing the directory) refuses a directory that holds another command's run.
+    """
+    from virnucpro.pipeline.claim import remove_stale_temporaries
+    from virnucpro.pipeline.ownership import check_owner
+
     held = HeldDirectory(out, lock_output_dir(out.root))
     failed = True
     try:
+        if owner is not None:
+            check_owner(out.root, owner)
+        _remove_stale_spools(out.root)
+        remove_stale_temporaries(out)  # even a complete run that is left alone loses a killed rerun's leftovers
         yield held
         failed = False
     finally:

@@ -8,6 +8,8 @@ from pathlib import Path
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
+from virnucpro.errors import InputError
+from virnucpro.sample_names import RULE, is_safe_name, relative_href
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\n"
@@ -17,6 +19,8 @@ def write_summary(out_dir: Path, samples: list[str]) -> None:
     """OUT/summary.tsv and OUT/summary.html from each OUT/{sample}/ run (written atomically)."""
     rows = []
     for sample in samples:
+        if not is_safe_name(sample):
+            raise InputError(f"sample name {str(sample)[:60]!r} is not allowed: use {RULE}")
         run = Path(out_dir) / sample
         info = _checked_info(run)
         info["counts"].setdefault("regions", region_count(run))
@@ -74,7 +78,8 @@ def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:
     v = counts["sequences_by_verdict"]
     n = max(sum(v.values()), 1)
     mix = svg.stacked_bar([(k, v.get(k, 0), c) for k, c in VERDICT_COLORS.items()], width=160, height=14)
-    link = f'<a href="{escape(sample)}/report.html">{escape(sample)}</a>'
+    href = relative_href(sample, "report.html")  # None for a name that must not become a link
+    link = f'<a href="{escape(href)}">{escape(sample)}</a>' if href else escape(sample)
     cells = [link, f"{counts['records']:,}", f"{v['virus']:,}", f"{v['others']:,}", f"{v['no_frames']:,}",
              f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts["regions"]), mix, _sparkline(figs)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

@@ -32,12 +32,12 @@ def render(m: dict) -> str:
                    f"<td>{escape('; '.join(f'{Path(p).name}: {s}' for p, s in f['selection'].items()))}</td></tr>"
                    for n, f in m["frames"].items())
     stop = (f"stopped early after epoch {len(epochs)}" if m["stopped_early"] else f"ran all {len(epochs)} epochs")
-    recipe = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in m["recipe"].items())
+    recipe = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in m["recipe"].items())
     body = (f'<section><h2>Curves</h2><div class="grid"><figure>{loss}</figure><figure>{scores}</figure></div>'
             f'</section><section><h2>Held-out {m["validation_frames"]:,} frames (10%)</h2><table class="kv">{rows}'
             f'</table></section><section><h2>Data</h2><table class="wide"><tr><th>class</th><th>records</th>'
             f'<th>chunks</th><th>ambiguous chunks dropped</th><th>frames</th><th>frames chosen by</th></tr>{data}'
             f'</table><table class="kv"><caption>Recipe</caption>{recipe}</table></section>')
-    subtitle = (f'chunk size {m["chunk_size"]}, seed {m["seed"]}; best epoch {m["best_epoch"]} (its weights are '
-                f'kept), {stop}')
+    subtitle = escape(f'chunk size {m["chunk_size"]}, seed {m["seed"]}; best epoch {m["best_epoch"]} (its weights '
+                      f'are kept), {stop}')  # document() takes the subtitle as HTML
     return document("virnucpro training report", subtitle, body, "Made by virnucpro train from metrics.json.")

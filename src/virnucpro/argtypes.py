@@ -1,0 +1,44 @@
+"""Bounded argument types for the CLI: every numeric flag has a documented range, checked while parsing.
+
+An argparse type raises ArgumentTypeError, which the parser prints as one line and exits 2; nothing
+out of range (a shard count of 10^23, a chunk size that overflows a C integer) reaches a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+# Ranges of the numeric flags: (lowest, highest), inclusive. The README's Usage section quotes them.
+CHUNK_SIZE = (3, 100_000)  # bp: a chunk shorter than a codon has no frame; 100 kb is far past the encoders' training
+THREADS = (0, 1_000_000)  # 0 = every core this job may use; more than the cores is bounded at run time
+WORKER_TIMEOUT = (1, 7 * 24 * 3600)  # seconds: up to a week
+BATCH_TOKENS = (1, 1 << 24)  # tokens per ESM-2 batch (DNABERT-S uses 4x)
+UNIT_FRAMES = (0, 1 << 24)  # frames per work unit; 0 = automatic
+FRAMES = (1, 100_000_000)  # frames to compare / benchmark
+READS = (0, 1_000_000_000)  # benchmark reads (0: skip)
+SEED = (0, 2**32 - 1)  # numpy's seed range
+MAX_EPOCHS = (1, 100_000)
+SHARDS = (1, 100_000)  # N of --shard I/N: one cluster job per shard
+
+
+def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer with low <= value <= high, else a one-line error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+        if not low <= value <= high:
+            note = f" ({what})" if what else ""
+            raise argparse.ArgumentTypeError(f"{_short(value)} is out of range: use {low} to {high}{note}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:10] + "..." + text[-6:] + f" ({len(text)} digits)"

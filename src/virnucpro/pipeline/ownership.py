@@ -1,0 +1,93 @@
+"""Which command owns an output directory, and what a run must never remove.
+
+Every command that writes a directory records itself as `owner` in DIR/run_info.json (predict and
+merge write the same kind of run: "predict"; extract, prepare and train their own). A command
+refuses a directory another command owns, with or without --force: --force replaces a run of the
+same command only. Inputs (and the shards given to merge) are never among what a run replaces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from virnucpro.errors import InputError, ResumeError
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.run_info import read_info
+
+TRAIN_FILES = ("classifier.safetensors", "metrics.json")  # a training run from before owners were recorded
+
+
+def owner_of(root: Path) -> str | None:
+    """The command whose run `root` holds (read from run_info.json, or inferred for older runs), else None."""
+    info = read_info(root / "run_info.json")
+    if isinstance(info, dict):
+        if isinstance(info.get("owner"), str):
+            return info["owner"]
+        if info.get("command") == "prepare":
+            return "prepare"
+        params = info.get("parameters")
+        if isinstance(params, dict):
+            return "extract" if params.get("mode") == "extract" else "predict"
+    if any((root / name).is_file() for name in TRAIN_FILES):
+        return "train"
+    if (root / "Snakefile").is_file():
+        return "workflow"
+    return None
+
+
+def check_owner(root: Path, owner: str) -> None:
+    """Refuse `root` when it holds another command's run.
+
+    Raises:
+        ResumeError: naming the owning command and the fix.
+    """
+    found = owner_of(root)
+    if found is not None and found != owner:
+        raise ResumeError(f"{root} holds a `virnucpro {found}` run, and `{owner}` never replaces another command's "
+                          f"run (not even with --force): use another -o/--output-dir")
+
+
+def check_inputs_survive(out: OutputPaths, inputs: list[str | Path], written: list[Path], what: str = "input") -> None:
+    """Refuse a run whose outputs (`written`, or the directory itself) would replace or remove one of its inputs.
+
+    Raises:
+        InputError: naming the input and the fix.
+    """
+    targets = [_resolved(p) for p in written]
+    root = _resolved(out.root)
+    for given in inputs:
+        if str(given) == "-":
+            continue
+        path = _resolved(Path(given))
+        for t in (*targets, root):
+            if path == t or (t != root and t in path.parents):
+                raise InputError(f"{what} {str(given)!r} is one of the files this run writes in {out.root}: it would "
+                                 "be overwritten or removed; use another -o/--output-dir")
+
+
+def _resolved(p: Path) -> Path:
+    return Path(p).expanduser().resolve(strict=False)
+
+
+def start_owned_run(out: OutputPaths, owner: str, parameters: dict, replaces: tuple[str, ...] = ()) -> dict:
+    """Claim a held directory for `owner`: remove the previous run's `replaces` outputs, write run_info 'running'.
+
+    Until the run marks itself complete, nothing left from an earlier run can pass for this one's result.
+    """
+    import sys
+
+    from virnucpro.pipeline.run_info import write_info
+
+    for name in replaces:
+        (out.root / name).unlink(missing_ok=True)
+    info = {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv),
+            "parameters": parameters}
+    write_info(out.run_info, info)
+    return info
+
+
+def finish_owned_run(out: OutputPaths, info: dict) -> None:
+    """Mark the run complete (its outputs are all written)."""
+    from virnucpro.pipeline.run_info import write_info
+
+    write_info(out.run_info, {**info, "status": "complete"})

@@ -1,0 +1,204 @@
+"""The workflow's config.yaml and samples.tsv, checked before Snakemake submits any job.
+
+The generated Snakefile calls `validate_workflow(config)` at parse time, so a mistake (`shards: 0`,
+`device: foo`, `paired: y`, `threads: eight`, a sample named `../x`, a missing input) is one message
+before anything runs, not a failure inside a job on a compute node.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from virnucpro import argtypes
+from virnucpro.errors import InputError
+from virnucpro.pipeline.shards import MAX_SHARDS
+from virnucpro.sample_names import check_sample_name
+
+KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
+        "model_dir", "extra_args")
+PUBLISHED_CHUNK_SIZES = (300, 500)
+OWN_FLAGS = ("-o", "--output-dir", "--shard", "--device", "--threads", "--chunk-size", "--paired", "--force",
+             "--dnabert", "--esm", "--classifier", "--model-dir", "--offline", "-h", "--help")
+YES, NO = ("yes", "true", "1"), ("no", "false", "0", "")
+
+
+@dataclass
+class Sample:
+    paths: list[str]
+    paired: bool
+
+
+@dataclass
+class WorkflowSettings:
+    """config.yaml, checked and typed."""
+
+    outdir: str
+    shards: int
+    chunk_size: int
+    device: str
+    threads: int
+    samples: dict[str, Sample]
+
+
+def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSettings:
+    """Check config.yaml (already parsed) and the samples.tsv it names; paths relative to `base` (default: cwd).
+
+    Raises:
+        InputError: one line naming the key or the samples.tsv row, and the fix.
+    """
+    base = Path.cwd() if base is None else Path(base)
+    if not isinstance(config, dict):
+        raise InputError("config.yaml: expected keys like 'samples: samples.tsv' (see the generated config.yaml)")
+    unknown = sorted(set(map(str, config)) - set(KEYS))
+    if unknown:
+        raise InputError(f"config.yaml: unknown key {unknown[0]!r}: use only {', '.join(KEYS)}")
+    outdir = _text(config, "outdir", required=True).rstrip("/")
+    chunk_size = _integer(config, "chunk_size", 500, argtypes.CHUNK_SIZE)
+    if chunk_size not in PUBLISHED_CHUNK_SIZES and not _text(config, "classifier"):
+        raise InputError(f"config.yaml: chunk_size {chunk_size} has no published classifier: use 300 or 500, or set "
+                         "'classifier:' to one trained for it (`virnucpro train --chunk-size`)")
+    settings = WorkflowSettings(outdir=outdir, shards=_integer(config, "shards", 1, (1, MAX_SHARDS)),
+                                chunk_size=chunk_size, device=_device(config),
+                                threads=_integer(config, "threads", 8, (1, argtypes.THREADS[1])),
+                                samples=read_samples(_resolve(base, _text(config, "samples", required=True)), base))
+    check_extra_args(_text(config, "extra_args"))
+    for name, sample in settings.samples.items():
+        check_finished_input(_resolve(base, settings.outdir) / name, name, [_resolve(base, p) for p in sample.paths])
+    return settings
+
+
+def check_finished_input(run_dir: Path, name: str, paths: list[Path]) -> None:
+    """A sample's finished run must still match its input (file count, sizes, not modified since).
+
+    Snakemake would otherwise rerun the sample's jobs, which refuse the changed input inside a job.
+
+    Raises:
+        InputError: naming the sample, the file and the fix.
+    """
+    from virnucpro.pipeline.run_info import read_info
+
+    info = read_info(run_dir / "run_info.json")
+    if not isinstance(info, dict) or info.get("status") != "complete":
+        return
+    desc = info.get("input")
+    recorded = desc.get("files", [desc]) if isinstance(desc, dict) else []
+    finished = (run_dir / "run_info.json").stat().st_mtime
+    changed = next((str(p) for p, r in zip(paths, recorded) if not isinstance(r, dict) or p.stat().st_size !=
+                    r.get("bytes") or p.stat().st_mtime > finished), None)
+    if len(recorded) != len(paths) or changed:
+        what = f"input {changed!r}" if changed else "its list of inputs"
+        raise InputError(f"sample {name!r}: {what} changed after its finished run in {run_dir}: restore it, or delete "
+                         f"{run_dir} and its shards under .virnucpro/shards/{name} to recompute the sample")
+
+
+def check_extra_args(text: str) -> None:
+    """extra_args must parse as `virnucpro predict` flags, and not set what the workflow sets itself.
+
+    Raises:
+        InputError: naming the flag and the fix.
+    """
+    import contextlib
+    import io
+    import shlex
+
+    from virnucpro.cli import create_parser
+
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        raise InputError(f"config.yaml: extra_args: {exc}: fix the quoting") from None
+    for a in args:
+        if a.split("=")[0] in OWN_FLAGS:
+            raise InputError(f"config.yaml: extra_args sets {a.split('=')[0]}, which the workflow sets itself: use "
+                             "its own key in config.yaml instead")
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            create_parser().parse_args(["predict", "input.fa", "-o", "out", *args])
+    except SystemExit:
+        reason = err.getvalue().strip().splitlines()[-1:] or ["not predict flags"]
+        raise InputError(f"config.yaml: extra_args {text[:60]!r}: {reason[0].removeprefix('virnucpro: error: ')}") \
+            from None
+
+
+def read_samples(path: Path, base: Path | None = None) -> dict[str, Sample]:
+    """sample -> Sample, from a TSV with the header `sample<TAB>path` (optional `paired`: yes/no); a BOM is allowed.
+
+    Raises:
+        InputError: naming the file, the row and the fix.
+    """
+    base = path.parent if base is None else base
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"samples file {str(path)!r} cannot be read ({exc.__class__.__name__}): give a UTF-8 TSV "
+                         "with the header 'sample<TAB>path'") from None
+    if not rows or not {"sample", "path"} <= set(rows[0]):
+        raise InputError(f"{path}: give a TSV with the header 'sample<TAB>path' and one row per sample")
+    samples: dict[str, Sample] = {}
+    for line, row in enumerate(rows, start=2):
+        name, sample = _sample(path, line, row, base)
+        if name in samples:
+            raise InputError(f"{path} line {line}: sample {name!r} is given twice: sample names must be unique")
+        samples[name] = sample
+    return samples
+
+
+def _sample(path: Path, line: int, row: dict, base: Path) -> tuple[str, Sample]:
+    where = f"{path} line {line}"
+    try:
+        name = check_sample_name((row.get("sample") or "").strip(), where)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    paired_text = (row.get("paired") or "").strip().lower()
+    if paired_text not in YES + NO:
+        raise InputError(f"{where}: paired {row.get('paired')!r} for {name!r}: write yes or no")
+    paths = [p.strip() for p in (row.get("path") or "").split(",") if p.strip()]
+    if not paths:
+        raise InputError(f"{where}: sample {name!r} has no path: give its input file(s)")
+    paired = paired_text in YES
+    if paired and len(paths) > 2:
+        raise InputError(f"{where}: paired sample {name!r} lists {len(paths)} files: give R1,R2 or one interleaved file")
+    for p in paths:
+        if not _resolve(base, p).is_file():
+            raise InputError(f"{where}: input {p!r} of sample {name!r} is not a file: fix the path (relative paths "
+                             "are read from where snakemake runs)")
+    return name, Sample(paths, paired)
+
+
+def _text(config: dict, key: str, required: bool = False) -> str:
+    value = config.get(key)
+    if value is None or value == "":
+        if required:
+            raise InputError(f"config.yaml: '{key}' is missing: set it (see the generated config.yaml)")
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise InputError(f"config.yaml: '{key}' must be a single value, not {type(value).__name__}")
+    return str(value)
+
+
+def _integer(config: dict, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+        raise InputError(f"config.yaml: {key}: {str(value)[:40]!r} is not allowed: give a whole number from "
+                         f"{bounds[0]} to {bounds[1]}")
+    return value
+
+
+def _device(config: dict) -> str:
+    from virnucpro.pipeline.devices import parse_devices
+
+    text = _text(config, "device") or "auto"
+    try:
+        parse_devices(text)
+    except ValueError as exc:
+        raise InputError(f"config.yaml: device: {exc}") from None
+    return text
+
+
+def _resolve(base: Path, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base / p

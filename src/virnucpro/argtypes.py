@@ -20,6 +20,7 @@ READS = (0, 1_000_000_000)  # benchmark reads (0: skip)
 SEED = (0, 2**32 - 1)  # numpy's seed range
 MAX_EPOCHS = (1, 100_000)
 SHARDS = (1, 100_000)  # N of --shard I/N: one cluster job per shard
+MIN_REGION_LENGTH = (1, 1_000_000_000)  # bp: shortest viral region in regions.tsv
 
 
 def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:

@@ -172,7 +172,7 @@ def _default_min_region_length() -> int:
 
 def _region_args(p, default: int | None) -> None:
     """--min-region-length (predict: the value; merge: optional, must match the shards')."""
-    p.add_argument("--min-region-length", type=positive_int, default=default, metavar="BP",
+    p.add_argument("--min-region-length", type=int_in(*A.MIN_REGION_LENGTH), default=default, metavar="BP",
                    help="shortest viral region written to regions.tsv, in bp" + (
                        "" if default is not None else " (default: the shards' value; another value is refused)"))
 

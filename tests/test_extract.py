@@ -59,4 +59,4 @@ def test_extract_and_predict_do_not_share_a_directory(tmp_path, run_cli, model_a
     assert run_cli("extract", golden_dir / "input.fa", "-o", tmp_path / "d", *_encoder_args(model_args),
                    "--device", "cpu", "-q")[0] == 0
     code, _, err = run_cli("predict", golden_dir / "input.fa", "-o", tmp_path / "d", *model_args, "--device", "cpu")
-    assert code == 2 and "different parameters" in one_error_line(err)
+    assert code == 2 and "never replaces another command's run" in one_error_line(err)

@@ -19,13 +19,13 @@ import torch
 def _imports():
     """The same names from a checkout before the stage folders (flat modules) or after (pipeline/, engine/, ...)."""
     try:
-        from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
+        from virnucpro.engine.embedder.embedder import Embedder, EngineConfig, default_batch_tokens
         from virnucpro.pipeline import run as cmd_predict
         from virnucpro.testing.synthetic import write_reads
     except ImportError:
-        from virnucpro import cmd_predict
-        from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
-        from virnucpro.synthetic import write_reads
+        from virnucpro.commands import predict as cmd_predict
+        from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
+        from virnucpro.testing.synthetic import write_reads
     return cmd_predict, Embedder, EngineConfig, default_batch_tokens, write_reads
 
 

@@ -37,8 +37,8 @@ def main() -> None:
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
-    from virnucpro.benchmark import build_models, workload_frames
-    from virnucpro.engine import Embedder, EngineConfig, cast_for_inference
+    from virnucpro.benchmarking.gpu import build_models, workload_frames
+    from virnucpro.engine.embedder import Embedder, EngineConfig, cast_for_inference
 
     tmp = Path(tempfile.mkdtemp())
     ids, nucs, prots = workload_frames("W500", args.frames, tmp)

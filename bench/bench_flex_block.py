@@ -23,8 +23,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--out", default="")
     args = ap.parse_args()
-    from virnucpro.benchmark import workload_frames
-    from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+    from virnucpro.benchmarking.gpu import workload_frames
+    from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
     from virnucpro.models import flex
     from virnucpro.models.dna_tokenizer import DnaTokenizer
     from virnucpro.models.dnabert import DNABERT_S, DnaBert

@@ -56,9 +56,9 @@ def main() -> None:
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
-    from virnucpro import benchmark as b
-    from virnucpro.benchmark_fp8 import _cosine, mixed_workload
-    from virnucpro.engine import Embedder, EngineConfig, cast_for_inference, default_batch_tokens
+    from virnucpro.benchmarking import gpu as b
+    from virnucpro.benchmarking.fp8 import _cosine, mixed_workload
+    from virnucpro.engine.embedder import Embedder, EngineConfig, cast_for_inference, default_batch_tokens
 
     tmp = Path(tempfile.mkdtemp())
     work = {k: b.workload_frames(k, args.speed_frames, tmp) for k in ("W500", "W150")}

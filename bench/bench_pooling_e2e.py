@@ -100,8 +100,8 @@ def main() -> None:
     ap.add_argument("--profile-reads", type=int, default=20_000)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    from virnucpro import benchmark as B
-    from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+    from virnucpro.benchmarking import gpu as B
+    from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
     from virnucpro.models import packing
 
     padded = packing.segment_mean

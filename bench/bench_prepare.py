@@ -29,7 +29,7 @@ def time_prepare(path: Path, out: Path, cs: int, pure: bool) -> float:
     """Best of two runs into a fresh output directory."""
     import shutil
 
-    from virnucpro.cmd_prepare import PrepareConfig, run
+    from virnucpro.commands.prepare import PrepareConfig, run
 
     os.environ["VIRNUCPRO_PURE_PYTHON"] = "1" if pure else "0"
     best = float("inf")
@@ -44,9 +44,9 @@ def time_prepare(path: Path, out: Path, cs: int, pure: bool) -> float:
 
 def time_baseline(path: Path, cs: int, max_records: int) -> tuple[float, int]:
     """Per-codon reference on the first `max_records` records, writing the same three files."""
-    from virnucpro.fasta_out import format_oneline, format_wrapped
-    from virnucpro.reference_prepare import prepare_records
-    from virnucpro.seqio import read_batches
+    from virnucpro.io.fasta_out import format_oneline, format_wrapped
+    from virnucpro.prep.reference import prepare_records
+    from virnucpro.io.seqio import read_batches
 
     records, bases = [], 0
     for b in read_batches(str(path), 10000):
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--baseline-records", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=Path("bench/results/prepare.json"))
     args = ap.parse_args()
-    from virnucpro.synthetic import write_contigs, write_reads
+    from virnucpro.testing.synthetic import write_contigs, write_reads
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

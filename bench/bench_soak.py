@@ -34,11 +34,11 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=Path("bench/results/soak.json"))
     args = ap.parse_args()
-    from virnucpro import cmd_predict
-    from virnucpro.benchmark import _commit, build_models
-    from virnucpro.engine import EngineConfig, Embedder, default_batch_tokens
+    from virnucpro.commands import predict as cmd_predict
+    from virnucpro.benchmarking.gpu import _commit, build_models
+    from virnucpro.engine.embedder import EngineConfig, Embedder, default_batch_tokens
     from virnucpro.models.classifier import MLPClassifier
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     tmp = Path(tempfile.mkdtemp())
     write_reads(tmp / "soak.fa", args.reads, seed=31)

@@ -82,7 +82,7 @@ def model_args(tiny_model_args):
 @pytest.fixture(scope="session")
 def reads_3k(tmp_path_factory) -> Path:
     """3,000 synthetic 150-nt reads (the kill, pipe and worker tests' input)."""
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     path = tmp_path_factory.mktemp("reads") / "r3k.fa"
     write_reads(path, 3000, seed=7)

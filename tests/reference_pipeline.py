@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from virnucpro.models.dnabert import DnaBertConfig
-from virnucpro.reference_prepare import prepare_records
+from virnucpro.prep.reference import prepare_records
 
 
 def reference_slopes(n: int) -> list[float]:

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virnucpro.chunking import chunk_bounds, chunk_numbers
-from virnucpro.reference_prepare import chunks_loop
+from virnucpro.prep.chunking import chunk_bounds, chunk_numbers
+from virnucpro.prep.reference import chunks_loop
 
 
 @settings(max_examples=400, deadline=None)

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from virnucpro import compiled
-from virnucpro.fasta_out import format_prepared
-from virnucpro.prepare import prepare_batch
-from virnucpro.reference_prepare import prepare_records
-from virnucpro.record_groups import record_id, whole_record_blocks
-from virnucpro.seqio import RecordBatch, read_batches
+from virnucpro.io.fasta_out import format_prepared
+from virnucpro.prep.prepare import prepare_batch
+from virnucpro.prep.reference import prepare_records
+from virnucpro.io.record_groups import record_id, whole_record_blocks
+from virnucpro.io.seqio import RecordBatch, read_batches
 
 ALPHABET = "ACGTacgtNnRYKMSWBDHVUu-*."
 

@@ -39,7 +39,7 @@ def _free_port() -> int:
 def _download(run_cli, monkeypatch, tmp_path, url: str, *extra):
     monkeypatch.setenv("VIRNUCPRO_CLASSIFIER_URL", url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    from virnucpro.model_store import download_classifier
+    from virnucpro.models.store import download_classifier
 
     return download_classifier(500, tmp_path / "cache" / "500_model.pth", *extra)
 

@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from virnucpro.engine import EngineConfig, Embedder
+from virnucpro.engine.embedder import EngineConfig, Embedder
 from virnucpro.models.loaders import load_dnabert, load_esm
 
 
@@ -72,7 +72,7 @@ def test_out_of_memory_on_one_sequence_is_exit_4(tiny_models):
 
 
 def test_shape_buckets():
-    from virnucpro.batching import shape_bucket
+    from virnucpro.engine.batching import shape_bucket
 
     assert [shape_bucket(n, 65536) for n in (1, 8192, 8193, 16384, 20000, 40000, 65536)] == \
         [8192, 8192, 16384, 16384, 32768, 65536, 65536]

@@ -30,7 +30,7 @@ def test_extract_equals_keep_intermediate_and_loads_in_one_call(tmp_path, run_cl
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     assert not (tmp_path / "ex" / "prediction_results.txt").exists() and not (tmp_path / "ex" / "work_units").exists()
 
-    from virnucpro.cmd_extract import load
+    from virnucpro.commands.extract import load
 
     ids, dna, esm = load(tmp_path / "ex")
     frames = (tmp_path / "pr" / "prediction_results.txt").read_text().splitlines()[1:]
@@ -49,7 +49,7 @@ def test_extract_resumes_a_damaged_shard_and_two_workers_agree(tmp_path, run_cli
     code, _, err = run_cli("extract", reads_3k, "-o", tmp_path / "one", "--device", "cpu", "--threads", 1, *args)
     assert code == 0, err
     assert load_file(str(shard)).keys() == {"dnabert_s", "esm2"}
-    from virnucpro.cmd_extract import load
+    from virnucpro.commands.extract import load
 
     a, b = load(tmp_path / "one"), load(tmp_path / "two")
     assert a[0] == b[0] and np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])

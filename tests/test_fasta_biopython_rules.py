@@ -16,8 +16,8 @@ import pytest
 
 from virnucpro import compiled
 from virnucpro.errors import InputError
-from virnucpro.record_groups import dnaio_groups, fasta_groups
-from virnucpro.seqio import read_inputs
+from virnucpro.io.record_groups import dnaio_groups, fasta_groups
+from virnucpro.io.seqio import read_inputs
 
 DATA = Path(__file__).parent / "data" / "fasta_biopython"
 CASES = sorted(p.stem for p in DATA.glob("*.fa"))

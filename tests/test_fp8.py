@@ -39,7 +39,7 @@ def test_reference_fp8_linear_approximates_the_plain_product():
 
 
 def test_fp8_reference_esm_is_close_to_plain_and_the_switch_is_clean(tiny_models):
-    from virnucpro.engine import Embedder, EngineConfig
+    from virnucpro.engine.embedder import Embedder, EngineConfig
     from virnucpro.models.loaders import load_dnabert, load_esm
 
     dnabert, tok = load_dnabert(tiny_models.dnabert_dir)
@@ -67,8 +67,8 @@ def test_fp8_is_refused_without_fp8_tensor_cores(tmp_path, run_cli, model_args, 
 
 
 def test_check_precision_reports_agreement_on_a_deterministic_sample(tmp_path, tiny_models, capsys, reads_3k):
-    from virnucpro import cmd_check_precision as cp
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import check_precision as cp
+    from virnucpro.models.store import ModelRefs
 
     refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
                      classifier=str(tiny_models.classifier))
@@ -88,7 +88,7 @@ def test_check_precision_reports_agreement_on_a_deterministic_sample(tmp_path, t
 
 
 def test_compare_counts_changed_calls():
-    from virnucpro.cmd_check_precision import compare, format_report
+    from virnucpro.commands.check_precision import compare, format_report
 
     torch.manual_seed(2)
     clf = torch.nn.Linear(8, 2)
@@ -120,8 +120,8 @@ def test_scaled_mm_matches_its_reference_on_gpu():
 @pytest.mark.gpu
 def test_predict_fp8_on_gpu_completes_and_stays_close_to_fp16(tmp_path, tiny_models, golden_dir):
     """SDPA: the tiny models' head dimension of 8 is below what compiled FlexAttention takes."""
-    from virnucpro import cmd_predict
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import predict as cmd_predict
+    from virnucpro.models.store import ModelRefs
 
     if fp8.fp8_problem("cuda") is not None:
         pytest.skip("no FP8 tensor cores")
@@ -143,8 +143,8 @@ def test_predict_fp8_on_gpu_completes_and_stays_close_to_fp16(tmp_path, tiny_mod
 def test_check_precision_climbs_the_ladder_and_exits_1_when_only_fp16_is_fit(tmp_path, tiny_models, reads_3k, run_cli):
     """Every rung is reported (all four linears, then fc1+fc2); a classifier made so sensitive that any change of
     the embedding flips calls leaves only fp16 fit: exit status 1 for scripts."""
-    from virnucpro import cmd_check_precision as cp
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import check_precision as cp
+    from virnucpro.models.store import ModelRefs
     from virnucpro.pipeline.precision_check import LADDER
 
     refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
@@ -160,8 +160,8 @@ def test_check_precision_climbs_the_ladder_and_exits_1_when_only_fp16_is_fit(tmp
 
 
 def test_ladder_falls_back_to_fp16_and_the_command_exits_1(tiny_models, reads_3k, monkeypatch, run_cli):
-    from virnucpro import cmd_check_precision as cp
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import check_precision as cp
+    from virnucpro.models.store import ModelRefs
     from virnucpro.pipeline import precision_check
 
     monkeypatch.setattr(precision_check, "MIN_P1_COSINE", 1.01)  # no fp8 rung can meet it
@@ -179,10 +179,10 @@ def test_ladder_falls_back_to_fp16_and_the_command_exits_1(tiny_models, reads_3k
 def test_predict_fast_mode_settles_its_rung_before_computing(tiny_models, reads_3k, monkeypatch):
     """predict's own check (the CPU reference product): climbs the ladder on ~2,000 sampled frames with the loaded
     models, hands them on, records what it tried; a resume keeps the recorded rung; --no-precision-check skips."""
-    from virnucpro.model_store import ModelPaths
+    from virnucpro.models.store import ModelPaths
     from virnucpro.pipeline import precision_check as pc
     from virnucpro.pipeline.worker import WorkerConfig, load_models
-    from virnucpro.seqio import read_inputs
+    from virnucpro.io.seqio import read_inputs
 
     paths = ModelPaths(tiny_models.dnabert_dir, tiny_models.esm_dir, tiny_models.classifier)
     w = WorkerConfig(device="cpu", precision="fp32", out_dir=".", models=paths)

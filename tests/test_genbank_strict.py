@@ -9,7 +9,7 @@ import pytest
 
 from conftest import one_error_line
 from virnucpro.errors import InputError
-from virnucpro.genbank import read_genbank
+from virnucpro.io.genbank import read_genbank
 from virnucpro.testing.genbank import write_genbank
 
 

@@ -36,7 +36,7 @@ def test_fast_attention_matches_reference(backend, alibi, dtype):
 
 @pytest.mark.parametrize("compile_blocks", [False, True])
 def test_engine_fp16_matches_fp32_cpu(tmp_path, compile_blocks):
-    from virnucpro.engine import EngineConfig, Embedder
+    from virnucpro.engine.embedder import EngineConfig, Embedder
     from virnucpro.models.loaders import load_dnabert, load_esm
     from virnucpro.testing.factory import write_dnabert, write_esm_hf
     from virnucpro.models.esm2 import ESM2Config
@@ -65,8 +65,8 @@ def test_two_workers_on_one_gpu_same_bytes_as_one(tmp_path, tiny_models):
     """Two worker processes sharing the GPU compute the same tables as one worker (SDPA: the tiny models' head
     dimension of 8 is below what compiled FlexAttention takes)."""
     from conftest import GOLDEN
-    from virnucpro import cmd_predict
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import predict as cmd_predict
+    from virnucpro.models.store import ModelRefs
 
     refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
                      classifier=str(tiny_models.classifier))
@@ -83,8 +83,8 @@ def test_two_workers_on_one_gpu_same_bytes_as_one(tmp_path, tiny_models):
 def test_same_run_twice_gives_the_same_bytes(tmp_path, tiny_models):
     """GPU results do not depend on the order in which threads finish (pooling once used atomic adds)."""
     from conftest import GOLDEN
-    from virnucpro import cmd_predict
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.commands import predict as cmd_predict
+    from virnucpro.models.store import ModelRefs
 
     refs = ModelRefs(dnabert=str(tiny_models.dnabert_dir), esm=str(tiny_models.esm_dir),
                      classifier=str(tiny_models.classifier))

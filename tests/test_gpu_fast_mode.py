@@ -13,11 +13,11 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 def _sensitive_classifier(tmp_path, tiny_models, golden_dir):
     """A classifier whose calls flip under any small change of the ESM-2 embedding (huge gain around the data's
     mean): all-fp8 cannot be fit for it, fp16 always is."""
-    from virnucpro.model_store import ModelPaths
+    from virnucpro.models.store import ModelPaths
     from virnucpro.models.classifier import save_classifier
     from virnucpro.pipeline.worker import WorkerConfig, load_models
-    from virnucpro.prepare import prepare_batch
-    from virnucpro.seqio import read_inputs
+    from virnucpro.prep.prepare import prepare_batch
+    from virnucpro.io.seqio import read_inputs
 
     paths = ModelPaths(tiny_models.dnabert_dir, tiny_models.esm_dir, tiny_models.classifier)
     emb, clf = load_models(WorkerConfig(device="cuda:0", precision="fp16", out_dir=tmp_path, models=paths,

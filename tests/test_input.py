@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from virnucpro.duplicates import DuplicateChecker
-from virnucpro.seqio import read_batches
+from virnucpro.io.duplicates import DuplicateChecker
+from virnucpro.io.seqio import read_batches
 
 FASTA = ">a desc\nATGAAACCCGGG\n>b\nTTTGGGCCCAAA\n"
 

@@ -40,7 +40,7 @@ def _predict(run_cli, model_args, out: Path, *inputs) -> None:
 def test_bam_reader_matches_dnaio_on_single_end(tmp_path):
     import dnaio
 
-    from virnucpro.seqio import read_inputs
+    from virnucpro.io.seqio import read_inputs
 
     reads = _reads(300, 1) + [("odd", "ACGTNRYKM" * 3 + "A")]
     write_ubam(tmp_path / "r.bam", [(n, s, SINGLE) for n, s in reads])

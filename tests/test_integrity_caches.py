@@ -35,7 +35,7 @@ def extracted(tmp_path, run_cli, model_args, golden_dir):
 
 @pytest.mark.slow  # runs extract/predict on the tiny models (seconds each on a loaded machine)
 def test_extract_rerun_recomputes_a_shard_with_a_flipped_byte(extracted, run_cli):
-    from virnucpro.cmd_extract import load
+    from virnucpro.commands.extract import load
 
     out, args = extracted
     before = load(out)
@@ -51,7 +51,7 @@ def test_extract_rerun_recomputes_a_shard_with_a_flipped_byte(extracted, run_cli
 
 @pytest.mark.slow  # runs extract/predict on the tiny models (seconds each on a loaded machine)
 def test_extract_shard_copied_over_another_is_not_reused(extracted, run_cli):
-    from virnucpro.cmd_extract import load
+    from virnucpro.commands.extract import load
     from virnucpro.pipeline.worker import embeddings_file_ok
 
     out, args = extracted
@@ -67,7 +67,7 @@ def test_extract_shard_copied_over_another_is_not_reused(extracted, run_cli):
 
 @pytest.mark.slow  # runs extract/predict on the tiny models (seconds each on a loaded machine)
 def test_extract_load_of_an_unfinished_or_foreign_directory_is_one_exception(tmp_path, extracted):
-    from virnucpro.cmd_extract import load
+    from virnucpro.commands.extract import load
     from virnucpro.pipeline.run_info import read_info, write_info
 
     out, _ = extracted

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import one_error_line
 from virnucpro.errors import InputError
-from virnucpro.seqio import read_inputs
+from virnucpro.io.seqio import read_inputs
 from virnucpro.testing.bam import BGZF_EOF, SINGLE, _bgzf_block, write_ubam
 
 

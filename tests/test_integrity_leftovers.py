@@ -37,7 +37,7 @@ def test_model_dir_that_is_no_directory_is_not_blamed_on_the_network(where, tmp_
 
 
 def test_classifier_that_is_a_directory_says_so(tmp_path):
-    from virnucpro.model_store import classifier_path
+    from virnucpro.models.store import classifier_path
 
     with pytest.raises(ModelError, match="is a directory"):
         classifier_path(str(tmp_path), 500, tmp_path, offline=True)

@@ -12,7 +12,7 @@ from conftest import GOLDEN
 from reference_pipeline import fair_esm_model, reference_predict
 from virnucpro.models.classifier import load_classifier
 from virnucpro.models.loaders import load_dnabert
-from virnucpro.seqio import read_batches
+from virnucpro.io.seqio import read_batches
 from virnucpro.testing.factory import TINY_DNABERT, TINY_ESM
 
 

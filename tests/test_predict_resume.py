@@ -53,7 +53,7 @@ def test_resume_with_other_parameters_is_refused(tmp_path, model_args):
 
 @pytest.mark.slow  # ~90 s on 2 cores: 55k reads through the tiny models on the CPU
 def test_peak_rss_flat_with_input_size(tmp_path, model_args):
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     peaks = []
     for n in (5_000, 50_000):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import peak_rss_mib
-from virnucpro.synthetic import write_reads
+from virnucpro.testing.synthetic import write_reads
 
 
 def test_peak_memory_flat(tmp_path):

@@ -1,12 +1,12 @@
-"""The region rule (virnucpro.regions) on synthetic chunk-score tracks whose truth is known."""
+"""The region rule (virnucpro.models.regions) on synthetic chunk-score tracks whose truth is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from virnucpro.chunking import chunk_bounds
-from virnucpro.regions import RegionModel, evidence, find_regions, viterbi
+from virnucpro.prep.chunking import chunk_bounds
+from virnucpro.models.regions import RegionModel, evidence, find_regions, viterbi
 
 CS = 300
 
@@ -112,7 +112,7 @@ def test_empty_and_single_chunk_tracks():
 @pytest.mark.parametrize("fid,seq,k", [("a_chunk_3F2", "a", 3), ("x_chunk_2F1_chunk_13R3", "x_chunk_2F1", 13),
                                        ("NODE_1_length_5_cov_2_chunk_10R1", "NODE_1_length_5_cov_2", 10)])
 def test_frame_id_split_takes_the_last_chunk_suffix_even_when_the_id_holds_one(fid, seq, k):
-    from virnucpro.regions import FRAME_SUFFIX
+    from virnucpro.models.regions import FRAME_SUFFIX
 
     m = FRAME_SUFFIX.search(fid)
     assert (fid[:m.start()], int(m.group(1))) == (seq, k)

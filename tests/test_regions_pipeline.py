@@ -16,7 +16,7 @@ def _predict(run_cli, out, model_args, *extra):
 
 
 def test_regions_tsv_is_written_checksummed_and_counted(tmp_path, run_cli, model_args):
-    from virnucpro.hashing import sha256_file
+    from virnucpro.io.hashing import sha256_file
 
     code, _, err = _predict(run_cli, tmp_path / "o", model_args, "--min-region-length", 1)
     assert code == 0, err

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def finished_run(tmp_path_factory, tiny_model_args):
     """A predict run on 400 reads and a few multi-chunk contigs (tiny models, CPU)."""
     from virnucpro.cli import main
-    from virnucpro.synthetic import random_genome, write_reads
+    from virnucpro.testing.synthetic import random_genome, write_reads
 
     tmp = tmp_path_factory.mktemp("report")
     write_reads(tmp / "in.fa", 400, seed=11)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from virnucpro.chunking import chunk_bounds
+from virnucpro.prep.chunking import chunk_bounds
 from virnucpro.pipeline.outputs import HIGHEST_HEADER, PREDICTION_HEADER, REGIONS_HEADER, SEQUENCES_HEADER
 from virnucpro.report.track import REGION_COLUMNS, TOP_REGIONS, TRACK_BINS, TRACKS
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from virnucpro.seqio import read_inputs
+from virnucpro.io.seqio import read_inputs
 
 
 def _dna(n: int, seed: int) -> list[tuple[str, str]]:

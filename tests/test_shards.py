@@ -28,7 +28,7 @@ def _shards(run_cli, src, root: Path, model_args, n: int, *extra) -> list[Path]:
 
 @pytest.mark.parametrize("which,n", [("contigs", 1), ("contigs", 2), ("contigs", 3), ("reads", 3)])
 def test_merged_shards_equal_one_run(which, n, tmp_path, run_cli, model_args):
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     src = GOLDEN / "input.fa"  # contigs up to ~2 kb: several chunks per record
     if which == "reads":

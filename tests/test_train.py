@@ -42,7 +42,7 @@ def _classifier(run_dir):
 
 
 def test_genbank_reader_and_training_frames(refs):
-    from virnucpro.genbank import read_genbank
+    from virnucpro.io.genbank import read_genbank
     from virnucpro.training.frames import class_frames
 
     recs = list(read_genbank(str(refs / "viral.gbk")))
@@ -128,7 +128,7 @@ def test_train_is_deterministic_reuses_embeddings_and_its_classifier_works_in_pr
 
     predict_args = [a for a in model_args if not str(a).endswith("classifier.pth") and a != "--classifier"]
     held = tmp_path / "held.fa"
-    from virnucpro.genbank import read_genbank
+    from virnucpro.io.genbank import read_genbank
 
     held.write_text("".join(f">{r.id}\n{r.seq}\n" for name in ("held_viral.gbk", "held_other.gbk")
                             for r in read_genbank(str(refs / name))))

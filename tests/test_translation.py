@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virnucpro.prepare import prepare_batch
-from virnucpro.reference_prepare import prepare_records
-from virnucpro.seqio import RecordBatch
+from virnucpro.prep.prepare import prepare_batch
+from virnucpro.prep.reference import prepare_records
+from virnucpro.io.seqio import RecordBatch
 
 ALPHABET = "ACGTacgtNnRYKMSWBDHVUu-"
 
@@ -67,7 +67,7 @@ def test_hand_made_cases():
 @given(st.lists(st.text(alphabet=ALPHABET, min_size=1, max_size=600), min_size=1, max_size=8),
        st.sampled_from([3, 300, 500]))
 def test_count_batch_matches_prepare(seqs, cs):
-    from virnucpro.prepare import count_batch
+    from virnucpro.prep.prepare import count_batch
 
     batch = RecordBatch([f"s{i}" for i in range(len(seqs))], seqs)
     p = prepare_batch(batch, cs)

@@ -205,7 +205,7 @@ def test_gpu_asked_for_without_one(tmp_path, run_cli, model_args):
 
 def test_scaling_benchmark_on_cpu_workers(tmp_path, monkeypatch):
     """The --devices benchmark's bookkeeping (the models are stand-ins: random full-size ones need a GPU)."""
-    from virnucpro import benchmark_scaling
+    from virnucpro.benchmarking import scaling as benchmark_scaling
 
     assert benchmark_scaling.device_counts(1) == [1] and benchmark_scaling.device_counts(8) == [1, 2, 4, 8]
     assert benchmark_scaling.device_counts(3) == [1, 2, 3]

@@ -45,7 +45,7 @@ def _run(wf: Path, *extra) -> subprocess.CompletedProcess:
 
 
 def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_models):
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     reads = tmp_path / "reads.fa"
     write_reads(reads, 600, seed=9)

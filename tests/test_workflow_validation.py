@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from virnucpro.errors import InputError
-from virnucpro.sample_names import is_safe_name, relative_href
-from virnucpro.workflow_config import validate_workflow
+from virnucpro.workflow.names import is_safe_name, relative_href
+from virnucpro.workflow.config import validate_workflow
 
 BASE = {"samples": "samples.tsv", "outdir": "results", "shards": 2, "chunk_size": 500, "device": "cpu",
         "threads": 2, "dnabert": "d", "esm": "e", "classifier": "", "model_dir": "", "extra_args": ""}

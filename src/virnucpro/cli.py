@@ -73,7 +73,7 @@ def _add_prepare(sub) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_prepare
+    from virnucpro.commands import prepare as cmd_prepare
 
     cfg = cmd_prepare.PrepareConfig(inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
                                     threads=args.threads, force=args.force, progress=not args.quiet)
@@ -94,7 +94,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _model_refs(args: argparse.Namespace):
-    from virnucpro.model_store import ModelRefs
+    from virnucpro.models.store import ModelRefs
 
     return ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier,
                      revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
@@ -120,7 +120,7 @@ def _add_check_precision(sub) -> None:
 
 
 def _run_check_precision(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_check_precision
+    from virnucpro.commands import check_precision as cmd_check_precision
 
     report = cmd_check_precision.run(cmd_check_precision.CheckConfig(
         inputs=args.inputs, paired=args.paired, chunk_size=args.chunk_size, models=_model_refs(args),
@@ -165,7 +165,7 @@ def _add_predict(sub) -> None:
 
 
 def _default_min_region_length() -> int:
-    from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH
+    from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH
 
     return DEFAULT_MIN_REGION_LENGTH
 
@@ -178,7 +178,7 @@ def _region_args(p, default: int | None) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_predict
+    from virnucpro.commands import predict as cmd_predict
 
     refs = _model_refs(args)
     bt = args.batch_tokens or 0
@@ -207,7 +207,7 @@ def _add_merge(sub) -> None:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_merge
+    from virnucpro.commands import merge as cmd_merge
 
     cmd_merge.run(cmd_merge.MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
                                         min_region_length=args.min_region_length))
@@ -224,7 +224,7 @@ def _add_workflow(sub) -> None:
 
 
 def _run_workflow(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_workflow
+    from virnucpro.commands import workflow as cmd_workflow
 
     cmd_workflow.run(cmd_workflow.WorkflowConfig(directory=args.directory, force=args.force))
     return 0
@@ -240,7 +240,7 @@ def _add_report(sub) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_report
+    from virnucpro.commands import report as cmd_report
 
     cmd_report.run(cmd_report.ReportConfig(run_dir=args.run_dir))
     return 0
@@ -251,7 +251,7 @@ def _add_extract(sub) -> None:
                        formatter_class=DefaultsOnceFormatter,
                        description="The predict pipeline without a classifier: embeddings/unit_*.safetensors "
                                    "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
-                                   "Load all: `ids, dna, esm = virnucpro.cmd_extract.load(DIR)`.")
+                                   "Load all: `ids, dna, esm = virnucpro.commands.extract.load(DIR)`.")
     _input_args(p)
     _model_args(p)
     p.add_argument("--device", type=device_arg, default="auto", help="auto (every GPU torch sees, else the CPU), "
@@ -267,7 +267,8 @@ def _add_extract(sub) -> None:
 
 
 def _run_extract(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_extract, cmd_predict
+    from virnucpro.commands import extract as cmd_extract
+    from virnucpro.commands import predict as cmd_predict
 
     cmd_extract.run(cmd_predict.PredictConfig(
         inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
@@ -306,7 +307,7 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from virnucpro import cmd_train
+    from virnucpro.commands import train as cmd_train
 
     cmd_train.run(cmd_train.TrainConfig(
         viral=args.viral, other=args.other, output_dir=args.output_dir, chunk_size=args.chunk_size,
@@ -331,7 +332,7 @@ def _add_download(sub) -> None:
 
 
 def _run_download(args: argparse.Namespace) -> int:
-    from virnucpro.model_store import ModelRefs, home_dir, resolve_all
+    from virnucpro.models.store import ModelRefs, home_dir, resolve_all
 
     from virnucpro.pipeline.outputs import OutputPaths
     from virnucpro.pipeline.workdir import check_output_dir, held_directory
@@ -371,7 +372,7 @@ def _add_benchmark(sub) -> None:
 def _run_benchmark(args: argparse.Namespace) -> int:
     import torch
 
-    from virnucpro import benchmark
+    from virnucpro.benchmarking import gpu as benchmark
     from virnucpro.errors import InputError
 
     if args.devices is not None:
@@ -405,8 +406,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _run_fp8_benchmark(args: argparse.Namespace) -> int:
-    from virnucpro.benchmark import _commit
-    from virnucpro.benchmark_fp8 import Fp8BenchConfig, run_fp8
+    from virnucpro.benchmarking.gpu import _commit
+    from virnucpro.benchmarking.fp8 import Fp8BenchConfig, run_fp8
     from virnucpro.pipeline.devices import check_fp8
 
     check_fp8(["cuda"])
@@ -422,8 +423,8 @@ def _run_fp8_benchmark(args: argparse.Namespace) -> int:
 
 
 def _run_scaling(args: argparse.Namespace) -> int:
-    from virnucpro.benchmark import _commit
-    from virnucpro.benchmark_scaling import run_scaling
+    from virnucpro.benchmarking.gpu import _commit
+    from virnucpro.benchmarking.scaling import run_scaling
     from virnucpro.pipeline.devices import parse_devices, resolve_devices
 
     devices = resolve_devices(parse_devices(args.devices))

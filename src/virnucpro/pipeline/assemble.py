@@ -17,7 +17,7 @@ from virnucpro.pipeline.region_table import RegionCounts, write_regions
 from virnucpro.pipeline.run_info import write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
-from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
+from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
 from virnucpro.report.page import write_report
 from virnucpro.stopwatch import Clock
 
@@ -90,7 +90,7 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     Raises:
         IntegrityError: a unit or a shard changed during the run.
     """
-    from virnucpro.hashing import sha256_file
+    from virnucpro.io.hashing import sha256_file
     from virnucpro.pipeline.worker import embeddings_ok, embeddings_path
 
     bad = damaged_units(out.units, plans) or [p.index for p in plans if not embeddings_ok(out, p)]

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from virnucpro.errors import ResumeError
-from virnucpro.hashing import sha256_file
+from virnucpro.io.hashing import sha256_file
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
 from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path

@@ -24,7 +24,7 @@ from virnucpro.errors import Stopped, VirnucproError, WorkerError, describe_os_e
 from virnucpro.logs import stderr_level
 from virnucpro.pipeline.worker import UnitCallbacks, UnitRunner, WorkerConfig, load_models, queued_units
 from virnucpro.pipeline.workunits import UnitPlan
-from virnucpro.prepare import PreparedBatch
+from virnucpro.prep.prepare import PreparedBatch
 from virnucpro.stopwatch import Clock
 
 log = logging.getLogger("virnucpro")

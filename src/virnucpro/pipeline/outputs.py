@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from virnucpro.seqio import SPOOLED_NAME
+from virnucpro.io.seqio import SPOOLED_NAME
 
 PREDICTION_HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
@@ -46,7 +46,7 @@ class OutputPaths:
 
     @property
     def regions(self) -> Path:
-        """regions.tsv: viral regions inside the sequences (see virnucpro.regions)."""
+        """regions.tsv: viral regions inside the sequences (see virnucpro.models.regions)."""
         return self.root / "regions.tsv"
 
     @property

@@ -49,7 +49,7 @@ def sample_frames(batches, chunk_size: int, frames: int, total: int | None = Non
         batches: a callable returning a fresh iterator of record batches (called twice without `total`).
         total: the input's frame count when already known (predict's scan).
     """
-    from virnucpro.prepare import count_batch, prepare_batch
+    from virnucpro.prep.prepare import count_batch, prepare_batch
 
     if total is None:
         total = sum(count_batch(b, chunk_size)[1] for b in batches())

@@ -14,9 +14,9 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from virnucpro.chunking import chunk_bounds
+from virnucpro.prep.chunking import chunk_bounds
 from virnucpro.errors import IntegrityError
-from virnucpro.regions import FRAME_SUFFIX, Region, RegionModel, find_regions
+from virnucpro.models.regions import FRAME_SUFFIX, Region, RegionModel, find_regions
 
 
 @dataclass

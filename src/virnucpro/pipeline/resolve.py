@@ -9,8 +9,8 @@ from pathlib import Path
 
 from virnucpro.cpus import effective_threads
 from virnucpro.errors import InputError
-from virnucpro.hashing import sha256_model
-from virnucpro.model_store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
+from virnucpro.io.hashing import sha256_model
+from virnucpro.models.store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
 from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices, resolve_precision
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import read_info
@@ -46,7 +46,7 @@ def resolve(cfg, preloaded=None) -> Resolved:
         InputError: no or unusable inputs, --shard with --keep-intermediate or extract, fp8 without FP8 cores.
         ModelError: a model cannot be found or fetched; the classifier does not fit the chunk size.
     """
-    from virnucpro.memory import limit_heap_fragmentation
+    from virnucpro.engine.memory import limit_heap_fragmentation
 
     shard = ShardSpec.parse(cfg.shard) if cfg.shard else None
     if shard is not None and (cfg.keep_intermediate or cfg.extract):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from virnucpro.logs import run_log
-from virnucpro.model_store import ModelRefs
+from virnucpro.models.store import ModelRefs
 from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.coordinator import compute
@@ -24,7 +24,7 @@ from virnucpro.pipeline.run_info import new_info
 from virnucpro.pipeline.scan import InputSet, scan, write_intermediate_fasta
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.progress import progress_bar
-from virnucpro.regions import DEFAULT_MIN_REGION_LENGTH
+from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
 

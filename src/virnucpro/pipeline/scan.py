@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 
 from virnucpro.atomic import atomic_files
-from virnucpro.nucleotides import NucleotideCheck
+from virnucpro.io.nucleotides import NucleotideCheck
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.prepare import count_batch, prepare_batch
-from virnucpro.seqio import ReadStats, read_inputs
-from virnucpro.spool import InputSource
+from virnucpro.prep.prepare import count_batch, prepare_batch
+from virnucpro.io.seqio import ReadStats, read_inputs
+from virnucpro.io.spool import InputSource
 
 log = logging.getLogger("virnucpro")
 READ_BATCH = 4096  # records parsed and prepared at a time (bounds the prepare stage's memory)
@@ -59,7 +59,7 @@ def scan(inputs: InputSet) -> dict:
 
 def write_intermediate_fasta(inputs: InputSet, out: OutputPaths) -> None:
     """`--keep-intermediate`: chunks.fa, identified_nucleotide.fa, identified_protein.faa (as `prepare`)."""
-    from virnucpro.fasta_out import write_prepared
+    from virnucpro.io.fasta_out import write_prepared
 
     with atomic_files(out.prepare_files()) as (c, n, p):
         for b in inputs.prepared():

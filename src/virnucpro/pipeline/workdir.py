@@ -14,7 +14,7 @@ from typing import Iterator
 from virnucpro.dirlock import DirLock, lock_output_dir
 from virnucpro.errors import InputError
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.spool import InputSource, open_input
+from virnucpro.io.spool import InputSource, open_input
 
 
 def check_output_dir(root: Path) -> None:
@@ -63,7 +63,7 @@ class HeldDirectory:
 
 def _remove_stale_spools(root: Path) -> None:
     """Spooled inputs of killed runs: a spool is never reused (a stream cannot be re-read to check it)."""
-    from virnucpro.seqio import SPOOLED_NAME
+    from virnucpro.io.seqio import SPOOLED_NAME
 
     for p in root.glob(SPOOLED_NAME + "*"):
         if p.is_file():

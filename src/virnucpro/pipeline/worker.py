@@ -18,14 +18,14 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from virnucpro.atomic import save_safetensors
-from virnucpro.engine import prefetch
+from virnucpro.engine.embedder import prefetch
 from virnucpro.errors import ModelError
-from virnucpro.model_store import ModelPaths
+from virnucpro.models.store import ModelPaths
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.scoring import (chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows,
                                         unscored)
 from virnucpro.pipeline.workunits import UnitPlan, unit_path, write_unit
-from virnucpro.prepare import PreparedBatch
+from virnucpro.prep.prepare import PreparedBatch
 from virnucpro.stopwatch import Clock
 
 log = logging.getLogger("virnucpro")
@@ -74,7 +74,7 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
     """The embedding engine for loaded encoders on cfg.device, with cfg's precision, kernels and batch sizes."""
     import torch
 
-    from virnucpro.engine import Embedder, EngineConfig, default_batch_tokens
+    from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
 
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from virnucpro.atomic import write_atomic
-from virnucpro.prepare import PreparedBatch, concat_batches, frames_per_record, slice_records
+from virnucpro.prep.prepare import PreparedBatch, concat_batches, frames_per_record, slice_records
 
 MERGE_FAN_IN = 64  # open files per merge pass
 

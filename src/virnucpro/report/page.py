@@ -53,7 +53,7 @@ def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = (
     Raises:
         InputError: a table is missing or differs (names it).
     """
-    from virnucpro.hashing import sha256_file
+    from virnucpro.io.hashing import sha256_file
 
     recorded = info.get("outputs")
     if not isinstance(recorded, dict):

@@ -88,8 +88,8 @@ def _sequences_with_regions(regions: Path, sequences: Path):
 
 def _fill_scores(tracks: list[Track], predictions: Path, chunk_size: int) -> None:
     """Each track's best virus score per chunk, from one pass over prediction_results.txt."""
-    from virnucpro.chunking import chunk_bounds
-    from virnucpro.regions import FRAME_SUFFIX
+    from virnucpro.prep.chunking import chunk_bounds
+    from virnucpro.models.regions import FRAME_SUFFIX
 
     by_id = {t.seq_id: t for t in tracks}
     best: dict[str, np.ndarray] = {}

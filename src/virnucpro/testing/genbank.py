@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from virnucpro.reference_prepare import CODONS as CODON_TABLE
+from virnucpro.prep.reference import CODONS as CODON_TABLE
 
 _STOPS = {"TAA", "TAG", "TGA"}
 

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from virnucpro.errors import InputError
-from virnucpro.genbank import is_genbank, read_genbank
-from virnucpro.prepare import prepare_batch
-from virnucpro.seqio import RecordBatch, read_inputs
+from virnucpro.io.genbank import is_genbank, read_genbank
+from virnucpro.prep.prepare import prepare_batch
+from virnucpro.io.seqio import RecordBatch, read_inputs
 
 log = logging.getLogger("virnucpro")
 AMBIGUOUS = re.compile(r"[NRYMKSWHBVD]")

@@ -50,7 +50,7 @@ def read_genbank(path: str) -> Iterator[GenBankRecord]:
     """
     import xopen
 
-    from virnucpro.end_marker import check_end_marker
+    from virnucpro.io.end_marker import check_end_marker
 
     shown = repr(path if len(path) <= 80 else "..." + path[-77:])
     check_end_marker(path, shown)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from virnucpro import benchmark as b
+from virnucpro.benchmarking import gpu as b
 
 log = logging.getLogger("virnucpro")
 
@@ -56,8 +56,8 @@ def mixed_workload(work: dict, n: int) -> tuple[list[str], list[str], list[str]]
 def agreement(masters, tok, frames: dict, esm_budget: int) -> dict:
     """fp16 and fp8 pooled ESM-2 embeddings vs fp32 (cosine: mean, 1st percentile, min), and the
     fp8-vs-fp16 report of check-precision with a seeded random classifier (eager blocks)."""
-    from virnucpro.cmd_check_precision import compare
-    from virnucpro.engine import Embedder, EngineConfig
+    from virnucpro.commands.check_precision import compare
+    from virnucpro.engine.embedder import Embedder, EngineConfig
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.models.fp8 import quantize_esm
 
@@ -120,7 +120,7 @@ def e2e(engine, n_reads: int, tmp: Path) -> dict:
     from virnucpro.pipeline import run as predict_run
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.models.fp8 import quantize_esm
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     torch.manual_seed(1)
     clf = MLPClassifier(engine.feature_dim).eval()
@@ -151,7 +151,7 @@ def e2e(engine, n_reads: int, tmp: Path) -> dict:
 
 def run_fp8(cfg: Fp8BenchConfig, commit: str, command: str) -> dict:
     """Measure what `cfg.parts` asks; write cfg.out; print a table."""
-    from virnucpro.engine import Embedder, EngineConfig, cast_for_inference, default_batch_tokens
+    from virnucpro.engine.embedder import Embedder, EngineConfig, cast_for_inference, default_batch_tokens
 
     t0 = time.perf_counter()
     result: dict = {"benchmark": "fp8", "device": torch.cuda.get_device_name(), "torch": torch.__version__,

@@ -13,11 +13,11 @@ from virnucpro import __version__, compiled
 from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.cpus import effective_threads
 from virnucpro.errors import ResumeError
-from virnucpro.fasta_out import format_prepared
+from virnucpro.io.fasta_out import format_prepared
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.prepare import prepare_batch
+from virnucpro.prep.prepare import prepare_batch
 from virnucpro.progress import progress_bar
-from virnucpro.seqio import ReadStats, RecordBatch, read_inputs
+from virnucpro.io.seqio import ReadStats, RecordBatch, read_inputs
 from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 

@@ -24,7 +24,7 @@ def refuse_same_file(paths: tuple[str, str], names: tuple[str, str]) -> None:
     import os
     from pathlib import Path
 
-    from virnucpro.hashing import sha256_file
+    from virnucpro.io.hashing import sha256_file
 
     if "-" in paths:
         return

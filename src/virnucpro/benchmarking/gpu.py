@@ -106,9 +106,9 @@ def dnabert_flops(lengths: list[int], cfg) -> float:
 
 def workload_frames(kind: str, n_frames: int, tmp: Path) -> tuple[list[str], list[str], list[str]]:
     """(ids, nucleotide slices, proteins) of the first n_frames kept frames of W150 reads or W500 contigs."""
-    from virnucpro.prepare import prepare_batch
-    from virnucpro.seqio import read_batches
-    from virnucpro.synthetic import write_contigs, write_reads
+    from virnucpro.prep.prepare import prepare_batch
+    from virnucpro.io.seqio import read_batches
+    from virnucpro.testing.synthetic import write_contigs, write_reads
 
     src = tmp / f"{kind}.fa"
     if kind == "W150":
@@ -220,7 +220,7 @@ def baseline_esm(esm_cfg, tokens: list[list[int]], budget: int) -> dict:
 
 def precision_report(masters, tok, frames, engine_kwargs) -> dict:
     """fp16 / bf16 pooled embeddings vs the fp32 path of the same engine on a sample of frames."""
-    from virnucpro.engine import EngineConfig, Embedder
+    from virnucpro.engine.embedder import EngineConfig, Embedder
 
     esm32, dna32 = masters
     ids, nucs, prots = frames
@@ -245,7 +245,7 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     """`predict` end to end (parse, prepare, tokenise, both encoders, classify, write) on W150 reads."""
     from virnucpro.pipeline import run as predict_run
     from virnucpro.models.classifier import MLPClassifier
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     src = tmp / "e2e.fa"
     write_reads(src, n_reads, seed=21)
@@ -262,7 +262,7 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
 
 def run(cfg: BenchConfig) -> dict:
     """Build, measure, report. Returns the result dict (also written to cfg.out)."""
-    from virnucpro.engine import EngineConfig, Embedder, cast_for_inference, default_batch_tokens
+    from virnucpro.engine.embedder import EngineConfig, Embedder, cast_for_inference, default_batch_tokens
 
     t0 = time.perf_counter()
     result: dict = {"benchmark": "gpu", "device": torch.cuda.get_device_name(), "torch": torch.__version__,

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from virnucpro.hashing import sha256_file
-from virnucpro.seqio import SPOOLED_NAME, check_input_path
+from virnucpro.io.hashing import sha256_file
+from virnucpro.io.seqio import SPOOLED_NAME, check_input_path
 
 
 @dataclass(frozen=True)

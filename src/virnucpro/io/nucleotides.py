@@ -8,7 +8,7 @@ The first few Mbp decide; later batches are not examined (the cost stays off the
 from __future__ import annotations
 
 from virnucpro.errors import InputError
-from virnucpro.seqio import RecordBatch
+from virnucpro.io.seqio import RecordBatch
 
 NUCLEOTIDES = "ACGTUNacgtun"
 MIN_SHARE = 0.5  # below this share of A/C/G/T/U/N letters a batch is not nucleotide sequence

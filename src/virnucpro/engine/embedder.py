@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
-from virnucpro.batching import shape_bucket, token_budget_batches
+from virnucpro.engine.batching import shape_bucket, token_budget_batches
 from virnucpro.errors import OutOfMemoryError
 from virnucpro.models.alphabet import encode_protein
 from virnucpro.models.packing import PackedBatch, pack

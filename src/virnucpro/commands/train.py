@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from virnucpro.model_store import ModelRefs, home_dir, resolve_encoders
+from virnucpro.models.store import ModelRefs, home_dir, resolve_encoders
 from virnucpro.training.cache import load_cached, save_cached
 from virnucpro.training.frames import ClassFrames, class_frames
 from virnucpro.training.recipe import Recipe, train
@@ -81,7 +81,7 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, e
     """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
     sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
     one more input file, embeds only what it has not seen)."""
-    from virnucpro.hashing import sha256_file, sha256_model
+    from virnucpro.io.hashing import sha256_file, sha256_model
 
     hashes = home_dir(cfg.model_dir) / "hashes.json"
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},

@@ -46,7 +46,7 @@ def run_scaling(devices: list[str], reads_per_device: int, out: Path, commit: st
 
 def _step(devices: list[str], n_reads: int, tmp: Path) -> dict:
     from virnucpro.pipeline import run as predict_run
-    from virnucpro.synthetic import write_reads
+    from virnucpro.testing.synthetic import write_reads
 
     src = tmp / f"w150_{n_reads}.fa"
     write_reads(src, n_reads, seed=21)

@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from virnucpro.model_store import ModelRefs, home_dir, resolve_all
+from virnucpro.models.store import ModelRefs, home_dir, resolve_all
 from virnucpro.pipeline.precision_check import (MAX_CHUNK_CHANGES, MIN_P1_COSINE, Sample, compare,  # noqa: F401
                                                 verdict_line)
 from virnucpro.pipeline.precision_check import sample_frames as _sample
-from virnucpro.seqio import read_inputs
+from virnucpro.io.seqio import read_inputs
 
 log = logging.getLogger("virnucpro")
 

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Iterator
 
-from virnucpro import compiled, mates
-from virnucpro.bam import MAGIC, BamError, bam_groups
+from virnucpro import compiled
+from virnucpro.io import mates
+from virnucpro.io.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
-from virnucpro.duplicates import DuplicateChecker
-from virnucpro.end_marker import TailKeeper, check_end_marker, check_ends
+from virnucpro.io.duplicates import DuplicateChecker
+from virnucpro.io.end_marker import TailKeeper, check_end_marker, check_ends
 from virnucpro.errors import InputError
-from virnucpro.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
-from virnucpro.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
-from virnucpro.rna import u_as_t
+from virnucpro.io.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
+from virnucpro.io.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
+from virnucpro.io.rna import u_as_t
 
 log = logging.getLogger("virnucpro")
 

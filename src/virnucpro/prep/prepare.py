@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from virnucpro.chunking import chunk_bounds, chunk_numbers
-from virnucpro.seqio import RecordBatch
-from virnucpro.translation import STRAND_NAMES, count_kept_frames, translate_chunks
+from virnucpro.prep.chunking import chunk_bounds, chunk_numbers
+from virnucpro.io.seqio import RecordBatch
+from virnucpro.prep.translation import STRAND_NAMES, count_kept_frames, translate_chunks
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""What `virnucpro benchmark` runs on the GPU (bench/ keeps the experiment scripts)."""

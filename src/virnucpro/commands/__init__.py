@@ -1,0 +1,1 @@
+"""One module per subcommand: its flags (`add_parser`) and its `run`."""

@@ -1,0 +1,1 @@
+"""The embedding engine: tokenised frames -> batches -> both encoders -> pooled features."""

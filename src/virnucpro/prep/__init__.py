@@ -1,0 +1,1 @@
+"""Preparation: chunks, six-frame translation, kept frames (the original's rules)."""

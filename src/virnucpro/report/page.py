@@ -35,7 +35,7 @@ def write_report(run_dir: Path) -> Path:
 
 
 def _finished_info(run_dir: Path) -> dict:
-    from virnucpro.pipeline.run_info import load_info
+    from virnucpro.records import load_info
 
     path = run_dir / "run_info.json"
     info = load_info(path) if path.exists() else None  # an unreadable, non-object or edited one: InputError

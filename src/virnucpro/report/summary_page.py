@@ -36,7 +36,7 @@ def _checked_info(run: Path) -> dict:
     Raises:
         InputError: run_info.json is missing, edited, or a table differs from its checksum.
     """
-    from virnucpro.pipeline.run_info import load_info
+    from virnucpro.records import load_info
     from virnucpro.report.page import verify_tables
 
     info = load_info(run / "run_info.json")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from virnucpro.errors import InputError
-from virnucpro.workflow.names import is_safe_name, relative_href
+from virnucpro.report.sample_names import is_safe_name, relative_href
 from virnucpro.workflow.config import validate_workflow
 
 BASE = {"samples": "samples.tsv", "outdir": "results", "shards": 2, "chunk_size": 500, "device": "cpu",

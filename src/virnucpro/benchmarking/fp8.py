@@ -56,7 +56,7 @@ def mixed_workload(work: dict, n: int) -> tuple[list[str], list[str], list[str]]
 def agreement(masters, tok, frames: dict, esm_budget: int) -> dict:
     """fp16 and fp8 pooled ESM-2 embeddings vs fp32 (cosine: mean, 1st percentile, min), and the
     fp8-vs-fp16 report of check-precision with a seeded random classifier (eager blocks)."""
-    from virnucpro.commands.check_precision import compare
+    from virnucpro.pipeline.precision_check import compare
     from virnucpro.engine.embedder import Embedder, EngineConfig
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.models.fp8 import quantize_esm

@@ -9,7 +9,7 @@ from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
 from virnucpro.errors import InputError
-from virnucpro.workflow.names import RULE, is_safe_name, relative_href
+from virnucpro.report.sample_names import RULE, is_safe_name, relative_href
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\n"

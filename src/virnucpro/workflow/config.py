@@ -14,7 +14,7 @@ from pathlib import Path
 from virnucpro import argtypes
 from virnucpro.errors import InputError
 from virnucpro.pipeline.shards import MAX_SHARDS
-from virnucpro.workflow.names import check_sample_name
+from virnucpro.report.sample_names import check_sample_name
 
 KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
         "model_dir", "extra_args")

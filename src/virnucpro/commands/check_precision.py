@@ -4,6 +4,7 @@ deterministic sample of whole chunks. Exit status 1 when no rung but fp16 is fit
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from virnucpro.pipeline.precision_check import (MAX_CHUNK_CHANGES, MIN_P1_COSINE
                                                 verdict_line)
 from virnucpro.pipeline.precision_check import sample_frames as _sample
 from virnucpro.io.seqio import read_inputs
+from virnucpro.argtypes import int_in
+from virnucpro import argtypes as A
+from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 
@@ -117,3 +121,30 @@ def format_report(r: dict) -> str:
         lines.append(f"use: --precision fp8 picks {chosen} on this data" if chosen != "fp16" else
                      "use fp16: no fast-mode rung is fit for this data (exit status 1)")
     return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("check-precision", help="measure how much --precision fp8 changes results on your data (exit 1: use fp16)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Embed a deterministic sample of the input's chunks with fp16 and with the fast "
+                                   "mode, using your models, and report embedding cosine, score differences and "
+                                   "changed calls, with a verdict. Results go to stdout.")
+    flags.input_args(p)
+    flags.model_args(p)
+    p.add_argument("--precision", choices=["fp8"], default="fp8", help="the fast mode to check against fp16")
+    p.add_argument("--frames", type=int_in(*A.FRAMES), default=4000, help="frames to compare (whole chunks, spread "
+                   "evenly over the input)")
+    p.add_argument("--device", type=flags.device_arg, default="auto", help="the GPU to use (auto: the first one torch sees)")
+    p.add_argument("--json", type=Path, default=None, dest="json_out", help="also write the report as JSON here")
+    p.add_argument("--threads", type=flags.threads_arg, default=0, help="CPU threads for decompression; 0 = every core "
+                   "this job may use")
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    report = run(CheckConfig(
+        inputs=args.inputs, paired=args.paired, chunk_size=args.chunk_size, models=flags.model_refs(args),
+        model_dir=args.model_dir, offline=args.offline, device=args.device, precision=args.precision,
+        frames=args.frames, threads=args.threads, json_out=args.json_out))
+    return 1 if report["chosen"] == "fp16" else 0  # scripts: no fast rung is fit for this data

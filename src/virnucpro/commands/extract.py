@@ -7,9 +7,13 @@ embeddings are a safetensors shard `embeddings/unit_NNNNNNN.safetensors` (`dnabe
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 from virnucpro.pipeline import run as pipeline
+from virnucpro.argtypes import int_in
+from virnucpro import argtypes as A
+from virnucpro.commands import flags
 
 
 def run(cfg: pipeline.PredictConfig) -> dict:
@@ -55,3 +59,34 @@ def load(directory: str):
     if not dna:
         return ids, np.zeros((0, 768), np.float32), np.zeros((0, 2560), np.float32)
     return ids, np.concatenate(dna), np.concatenate(esm)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("extract", help="per-frame DNABERT-S and ESM-2 embeddings (resumable, every GPU)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="The predict pipeline without a classifier: embeddings/unit_*.safetensors "
+                                   "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
+                                   "Load all: `ids, dna, esm = virnucpro.commands.extract.load(DIR)`.")
+    flags.input_args(p)
+    flags.model_args(p)
+    p.add_argument("--device", type=flags.device_arg, default="auto", help="auto (every GPU torch sees, else the CPU), "
+                   "cpu, cuda, cuda:N, or a comma-separated list: one worker per entry")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
+                   help="auto = fp16 on GPU, fp32 on CPU")
+    p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per shard (resume "
+                   f"granularity; 0 = 65536 on GPU, 4096 on CPU; at most {A.UNIT_FRAMES[1]})")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
+                   "blocks (auto: on for CUDA)")
+    flags.common(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from virnucpro.commands import predict as cmd_predict
+
+    run(cmd_predict.PredictConfig(
+        inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
+        models=flags.model_refs(args), model_dir=args.model_dir, offline=args.offline, device=args.device,
+        precision=args.precision, threads=args.threads, force=args.force, unit_frames=args.unit_frames,
+        compile=args.compile, progress=not args.quiet))
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import logging
 import os
@@ -21,6 +22,7 @@ from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, unit_path
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
+from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 
@@ -96,3 +98,22 @@ def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) 
             os.link(src, dst)
         except OSError:
             shutil.copyfile(src, dst)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("merge", help="join the shard directories of one `predict --shard I/N` run",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Check that the shards belong to one run and hold every work unit exactly once, "
+                                   "then write the same outputs as one predict run, byte for byte.")
+    p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
+    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    flags.region_args(p, default=None)
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    run(MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
+                                        min_region_length=args.min_region_length))
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from virnucpro.progress import progress_bar
 from virnucpro.io.seqio import ReadStats, RecordBatch, read_inputs
 from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
+from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 
@@ -101,3 +103,20 @@ def _write_run_info(out: OutputPaths, cfg: PrepareConfig, summary: dict) -> None
             "record_path": "compiled" if compiled.prep() is not None else "numpy",
             "counts": summary}
     write_atomic(out.run_info, json.dumps(info, indent=2) + "\n")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("prepare", help="chunk and six-frame translate (the original's preparation step)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
+                                   "as the original VirNucPro preparation step.")
+    flags.input_args(p)
+    flags.common(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = PrepareConfig(inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
+                                    threads=args.threads, force=args.force, progress=not args.quiet)
+    run(cfg)
+    return 0

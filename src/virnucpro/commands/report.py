@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.workdir import held_directory
+from virnucpro.commands import flags
 
 
 @dataclass
@@ -35,3 +37,17 @@ def run(cfg: ReportConfig) -> Path:
 
     with held_directory(OutputPaths(root)):
         return write_report(root)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="(re)build report.html of a finished run", formatter_class=flags.DefaultsOnceFormatter,
+                       description="Write DIR/report.html (self-contained: opens offline) from the run's tables and "
+                                   "run_info.json. predict and merge write it themselves; this rebuilds it.")
+    p.add_argument("run_dir", type=Path, metavar="DIR", help="-o directory of a finished predict or merge run")
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    run(ReportConfig(run_dir=args.run_dir))
+    return 0

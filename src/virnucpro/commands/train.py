@@ -7,6 +7,7 @@ metrics.json, virnucpro.log and report.html in -o DIR.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from virnucpro.models.store import ModelRefs, home_dir, resolve_encoders
 from virnucpro.training.cache import load_cached, save_cached
 from virnucpro.training.frames import ClassFrames, class_frames
 from virnucpro.training.recipe import Recipe, train
+from virnucpro.argtypes import int_in
+from virnucpro import argtypes as A
+from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 CLASSES = (("viral", 1), ("other", 0))
@@ -159,3 +163,37 @@ def _write(root: Path, model, metrics: dict) -> None:
     write_training_report(root, metrics)
 
 
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a classifier on your own viral and other references",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Frames as the original's training mode (GenBank: only frames inside annotated "
+                                   "CDS, ambiguous chunks dropped; FASTA: prediction-mode frames), embedded once per "
+                                   "input, then the original recipe. Writes classifier.safetensors for `predict "
+                                   "--classifier`, metrics.json, report.html and virnucpro.log.")
+    p.add_argument("--viral", nargs="+", required=True, metavar="FILE", help="viral references: GenBank (.gbk/.gbff, "
+                   "with CDS translations) or FASTA, plain or compressed")
+    p.add_argument("--other", nargs="+", required=True, metavar="FILE", help="non-viral references (host, bacteria), "
+                   "same formats")
+    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
+                   f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
+    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the classifier and reports")
+    flags.model_args(p)
+    p.add_argument("--device", type=flags.device_arg, default="auto", help="where the encoders run (the first device "
+                   "given is used)")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
+                   help="encoder precision: auto = fp16 on GPU, fp32 on CPU")
+    p.add_argument("--seed", type=int_in(*A.SEED), default=0, help="seed of the split, the initial weights and the "
+                   f"batch order, 0-{A.SEED[1]}")
+    p.add_argument("--max-epochs", type=int_in(*A.MAX_EPOCHS), default=200, help="upper bound on epochs (early stopping "
+                   "usually ends sooner)")
+    p.add_argument("--threads", type=flags.threads_arg, default=0, help="CPU threads; 0 = every core this job may use")
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    run(TrainConfig(
+        viral=args.viral, other=args.other, output_dir=args.output_dir, chunk_size=args.chunk_size,
+        models=flags.model_refs(args), model_dir=args.model_dir, offline=args.offline, device=args.device,
+        precision=args.precision, seed=args.seed, max_epochs=args.max_epochs, threads=args.threads))
+    return 0

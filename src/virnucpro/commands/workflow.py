@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import ResumeError
+from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 FILES = ("Snakefile", "config.yaml", "README.md", "profiles/slurm/config.yaml")
@@ -47,3 +49,17 @@ def _write_files(targets: list[Path], force: bool) -> None:
     for name, target in zip(FILES, targets):
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, source.joinpath(name).read_text())
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
+                       formatter_class=flags.DefaultsOnceFormatter)
+    p.add_argument("directory", type=Path, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
+    p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    run(WorkflowConfig(directory=args.directory, force=args.force))
+    return 0

@@ -1,0 +1,77 @@
+"""`virnucpro benchmark`: the GPU benchmark, its fp8 and several-device variants."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+import sys
+from virnucpro.argtypes import int_in
+from virnucpro import argtypes as A
+from virnucpro.commands import flags
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
+                       formatter_class=flags.DefaultsOnceFormatter)
+    p.add_argument("--encoder-frames", type=int_in(*A.FRAMES), default=40_000, help="frames per workload (W150, W500)")
+    p.add_argument("--baseline-frames", type=int_in(*A.FRAMES), default=8_000, help="frames for the transformers "
+                   "EsmModel baseline measured in the same process")
+    p.add_argument("--e2e-reads", type=int_in(*A.READS), default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
+    p.add_argument("--batch-tokens", type=int_in(0, A.BATCH_TOKENS[1]), default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
+    p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
+    p.add_argument("--devices", type=flags.device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
+                   "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
+    p.add_argument("--reads-per-device", type=int_in(1, A.READS[1]), default=200_000, help="W150 reads per device for --devices")
+    p.add_argument("--fp8", action="store_true", help="instead: the fp8 fast mode against fp16 (ESM-2 3B tokens/s on "
+                   "W500, W150 and mixed frames, predict end to end, agreement on random weights); --encoder-frames "
+                   "and --e2e-reads then default to 12000 and 50000")
+    p.add_argument("--fp8-parts", default="agreement,encoders,e2e", help="with --fp8: which parts to measure")
+    p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"), help="where the result JSON goes")
+    flags.verbosity(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from virnucpro.benchmarking import gpu as benchmark
+    from virnucpro.errors import InputError
+
+    if args.devices is not None:
+        return _run_scaling(args)
+    if not torch.cuda.is_available():
+        raise InputError("the benchmark needs a CUDA GPU and torch sees none: run it on a GPU node")
+    if args.fp8:
+        return _run_fp8_benchmark(args)
+    bt = args.batch_tokens
+    benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames, baseline_frames=args.baseline_frames,
+                                        e2e_reads=args.e2e_reads, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
+                                        compile=not args.no_compile, out=args.out))
+    return 0
+
+
+def _run_fp8_benchmark(args: argparse.Namespace) -> int:
+    from virnucpro.benchmarking.gpu import _commit
+    from virnucpro.benchmarking.fp8 import Fp8BenchConfig, run_fp8
+    from virnucpro.pipeline.devices import check_fp8
+
+    check_fp8(["cuda"])
+    cfg = Fp8BenchConfig(parts=[x for x in args.fp8_parts.split(",") if x])
+    if args.out != Path("bench/results/gpu.json"):  # the other benchmark's defaults: keep this one's
+        cfg.out = args.out
+    if args.encoder_frames != 40_000:
+        cfg.encoder_frames = args.encoder_frames
+    if args.e2e_reads != 200_000:
+        cfg.e2e_reads = args.e2e_reads
+    run_fp8(cfg, _commit(), " ".join(sys.argv))
+    return 0
+
+
+def _run_scaling(args: argparse.Namespace) -> int:
+    from virnucpro.benchmarking.gpu import _commit
+    from virnucpro.benchmarking.scaling import run_scaling
+    from virnucpro.pipeline.devices import parse_devices, resolve_devices
+
+    devices = resolve_devices(parse_devices(args.devices))
+    run_scaling(devices, args.reads_per_device, args.out, _commit(), " ".join(sys.argv))
+    return 0

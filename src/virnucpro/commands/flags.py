@@ -1,0 +1,99 @@
+"""Flags several subcommands share (inputs, models, outputs, verbosity), their types and the help formatter."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from virnucpro import argtypes as A
+from virnucpro.argtypes import int_in
+
+DEFAULTS = {"dnabert": "zhihan1996/DNABERT-S", "esm": "facebook/esm2_t36_3B_UR50D"}
+
+
+def device_arg(text: str) -> str:
+    """--device: auto, cpu, cuda, cuda:N or a comma-separated list (checked before anything is written)."""
+    from virnucpro.pipeline.devices import parse_devices
+
+    try:
+        parse_devices(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def shard_arg(text: str) -> str:
+    """--shard I/N with 1 <= I <= N."""
+    from virnucpro.pipeline.shards import ShardSpec
+
+    try:
+        return ShardSpec.parse(text).describe()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+threads_arg = int_in(*A.THREADS, "0 = every core this job may use")
+
+
+def verbosity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+
+
+def common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for all outputs")
+    p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
+                   "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
+    verbosity(p)
+
+
+def input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ (plain, gz, bz2, xz, zst) or unaligned "
+                   "BAM file, several (read in order, one run), or '-' for stdin")
+    p.add_argument("--paired", action="store_true", help="mate pairs: two mate files (R1 R2) or one interleaved file; "
+                   "mates share an ID and become ID/1 and ID/2")
+    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp, "
+                   f"{A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]} (300 or 500 select the published classifiers)")
+
+
+def model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
+    p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
+    p.add_argument("--classifier", default=None, help="classifier .pth/.safetensors (default: the published one "
+                   "for --chunk-size)")
+    p.add_argument("--dnabert-revision", default=None, help="pin a hub revision (commit, tag or branch)")
+    p.add_argument("--esm-revision", default=None, help="pin a hub revision (commit, tag or branch)")
+    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+                   "~/.cache/virnucpro)")
+    p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
+
+
+def model_refs(args: argparse.Namespace):
+    from virnucpro.models.store import ModelRefs
+
+    return ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier,
+                     revision_dnabert=args.dnabert_revision, revision_esm=args.esm_revision)
+
+
+def default_min_region_length() -> int:
+    from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH
+
+    return DEFAULT_MIN_REGION_LENGTH
+
+
+def region_args(p, default: int | None) -> None:
+    """--min-region-length (predict: the value; merge: optional, must match the shards')."""
+    p.add_argument("--min-region-length", type=int_in(*A.MIN_REGION_LENGTH), default=default, metavar="BP",
+                   help="shortest viral region written to regions.tsv, in bp" + (
+                       "" if default is not None else " (default: the shards' value; another value is refused)"))
+
+
+class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)

@@ -105,13 +105,13 @@ def _read_shard(directory: Path) -> Shard:
     if info.get("status") != "complete" or "shard" not in info:
         raise InputError(f"shard {given} ({directory}) is not finished (still running, or stopped or killed): wait "
                          "for it, or rerun its predict command to finish it, then merge")
-    _check_shard_record(path, info)
     shard = info["shard"]
     try:
         ShardSpec.parse(f"{shard['index']}/{shard['count']}")
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{directory}/run_info.json records no valid shard (I/N): rerun that shard's predict "
                          "command with --force") from None
+    _check_shard_record(path, info)
     return Shard(directory, info)
 
 

@@ -81,7 +81,7 @@ def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:
     href = relative_href(sample, "report.html")  # None for a name that must not become a link
     link = f'<a href="{escape(href)}">{escape(sample)}</a>' if href else escape(sample)
     cells = [link, f"{counts['records']:,}", f"{v['virus']:,}", f"{v['others']:,}", f"{v['no_frames']:,}",
-             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts["regions"]), mix, _sparkline(figs)]
+             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts.get("regions", "-")), mix, _sparkline(figs)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 

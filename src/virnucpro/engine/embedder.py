@@ -74,6 +74,9 @@ def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) 
     return model.eval()
 
 
+JOIN_SECONDS = 60.0  # how long a stopped consumer waits for the producer to drop its item
+
+
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """Iterate `items` in a background thread, `depth` ahead (CPU work overlaps GPU work).
 
@@ -100,7 +103,8 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         except BaseException as exc:  # re-raised in the consumer
             put(exc)
 
-    threading.Thread(target=produce, daemon=True, name="virnucpro-prefetch").start()
+    producer = threading.Thread(target=produce, daemon=True, name="virnucpro-prefetch")
+    producer.start()
     try:
         while (item := q.get()) is not done:
             if isinstance(item, BaseException):
@@ -108,6 +112,9 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
             yield item
     finally:
         stop.set()
+        # let the producer finish the item in hand: a daemon thread still inside native code (torch, the compiled
+        # prep) when the interpreter exits aborts the process ("terminate called without an active exception")
+        producer.join(timeout=JOIN_SECONDS)
 
 
 class Embedder:

@@ -1,1 +1,1 @@
-"""The Snakemake workflow's checks: config.yaml and samples.tsv validation, safe sample names."""
+"""The Snakemake workflow's checks: config.yaml and samples.tsv validated before any job is submitted."""

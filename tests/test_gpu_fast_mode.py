@@ -39,14 +39,12 @@ def _sensitive_classifier(tmp_path, tiny_models, golden_dir):
     return tmp_path / "sensitive.safetensors"
 
 
-def test_predict_fp8_picks_a_fit_rung_records_it_and_a_resume_keeps_it(tmp_path, tiny_models, golden_dir, run_cli,
-                                                                       caplog):
+def test_predict_fp8_picks_a_fit_rung_records_it_and_a_resume_keeps_it(tmp_path, tiny_models, golden_dir, run_cli):
     from virnucpro.models.fp8 import fp8_problem
 
     if fp8_problem("cuda") is not None:
         pytest.skip("no FP8 tensor cores")
     clf = _sensitive_classifier(tmp_path, tiny_models, golden_dir)
-    caplog.set_level("INFO", logger="virnucpro")
     args = ["predict", golden_dir / "input.fa", "--dnabert", tiny_models.dnabert_dir, "--esm", tiny_models.esm_dir,
             "--classifier", clf, "--offline", "--device", "cuda:0", "--precision", "fp8"]
     code, _, err = run_cli(*args, "-o", tmp_path / "out")
@@ -55,7 +53,7 @@ def test_predict_fp8_picks_a_fit_rung_records_it_and_a_resume_keeps_it(tmp_path,
     check = info["precision_check"]
     assert check["checked"] and check["tried"][0]["variant"] == "fp8" and not check["tried"][0]["fit"]
     assert check["chosen"] in ("fp8-ffn", "fp16")
-    assert "fast mode: using " + check["chosen"] in caplog.text
+    assert "fast mode: using " + check["chosen"] in err
     code, _, err = run_cli(*args, "-o", tmp_path / "unchecked", "--no-precision-check")
     assert code == 0, err
     info = json.loads((tmp_path / "unchecked" / "run_info.json").read_text())

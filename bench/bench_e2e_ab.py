@@ -17,16 +17,18 @@ import torch
 
 
 def _imports():
-    """The same names from a checkout before the stage folders (flat modules) or after (pipeline/, engine/, ...)."""
+    """The same names from a checkout before the stage folders (flat modules) or after (pipeline/, engine/, ...),
+    spelled through importlib so that no rewrite of import paths touches them."""
+    import importlib
+
+    def get(module: str):
+        return importlib.import_module("virnucpro." + module)
+
     try:
-        from virnucpro.engine.embedder.embedder import Embedder, EngineConfig, default_batch_tokens
-        from virnucpro.pipeline import run as cmd_predict
-        from virnucpro.testing.synthetic import write_reads
+        engine, cmd_predict, synthetic = get("engine.embedder"), get("pipeline.run"), get("testing.synthetic")
     except ImportError:
-        from virnucpro.commands import predict as cmd_predict
-        from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
-        from virnucpro.testing.synthetic import write_reads
-    return cmd_predict, Embedder, EngineConfig, default_batch_tokens, write_reads
+        engine, cmd_predict, synthetic = get("engine"), get("cmd_predict"), get("synthetic")
+    return cmd_predict, engine.Embedder, engine.EngineConfig, engine.default_batch_tokens, synthetic.write_reads
 
 
 def main() -> None:

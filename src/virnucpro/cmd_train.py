@@ -54,13 +54,14 @@ def run(cfg: TrainConfig) -> dict:
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     cfg.threads = effective_threads(cfg.threads)
+    digests = _input_digests(cfg)
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
     with held_directory(out, "train") as session, stop_on_signals():
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
         session.claimed = True
         with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
-            features, labels, encoders = _features(cfg, frames, dnabert, esm, out.root / "features")
+            features, labels, encoders = _features(cfg, frames, digests, dnabert, esm, out.root / "features")
             recipe = Recipe(max_epochs=cfg.max_epochs)
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
@@ -77,11 +78,41 @@ def _parameters(cfg: TrainConfig) -> dict:
             "max_epochs": cfg.max_epochs, "viral": cfg.viral, "other": cfg.other}
 
 
-def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, esm: Path, cache: Path):
+def _input_digests(cfg: TrainConfig) -> dict[str, str]:
+    """sha256 of every input file, checked before any work: train reads each input twice (frames, then the
+    hash that keys the feature cache), and a file in both classes (or twice in one) teaches nothing.
+
+    Raises:
+        InputError: an input that is a stream (pipe, FIFO, '-') or the same file content given twice.
+    """
+    from virnucpro.errors import InputError
+    from virnucpro.hashing import sha256_file
+    from virnucpro.seqio import check_input_path
+    from virnucpro.spool import is_regular_file
+
+    digests: dict[str, str] = {}
+    seen: dict[str, str] = {}  # sha256 -> "--class path"
+    for name, _ in CLASSES:
+        for path in getattr(cfg, name):
+            check_input_path(path)
+            if not is_regular_file(path):
+                raise InputError(f"--{name} input {path!r} is not a regular file (a pipe, FIFO or device): train "
+                                 "reads each input twice; write it to a file first")
+            digest = digests[path] = sha256_file(Path(path))
+            here = f"--{name} {path!r}"
+            if digest in seen:
+                raise InputError(f"{here} has the same content as {seen[digest]}: a file belongs to one class, "
+                                 "once; remove the duplicate")
+            seen[digest] = here
+    return digests
+
+
+def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[str, str], dnabert: Path, esm: Path,
+              cache: Path):
     """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
     sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
     one more input file, embeds only what it has not seen)."""
-    from virnucpro.hashing import sha256_file, sha256_model
+    from virnucpro.hashing import sha256_model
 
     hashes = home_dir(cfg.model_dir) / "hashes.json"
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
@@ -90,7 +121,7 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, e
     for name, label in CLASSES:
         encoders["inputs"][name] = {}
         for path, (a, b) in frames[name].spans.items():
-            digest = sha256_file(Path(path))
+            digest = digests[path]
             encoders["inputs"][name][path] = digest
             key = _cache_key(digest, encoders, cfg.chunk_size, cfg.precision)
             target = cache / f"{key[:24]}.safetensors"

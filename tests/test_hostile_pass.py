@@ -1,0 +1,50 @@
+"""Second hostile pass of issue 20: each test is one attack that used to give exit 0, a hang or a
+traceback with damaged, missing or misdirected data; now it must stop with one clear line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from conftest import one_error_line
+
+SEQS = ">a\nATGGCGTTAGCCGATCGTAGCTAGGCTAGCTAGGATCGATCGGGCTAAATTTCCCGGGATATATGCGC\n" \
+       ">b\nATGCCCAAATTTGGGTTTAAACCCGGGAAATTTCCCGGGTTTAAACCCATGATGATGCGCGCGTATA\n"
+
+
+def _train_args(model_args):
+    return [a for a in model_args if not str(a).endswith("classifier.pth") and a != "--classifier"]
+
+
+def _train(run_cli, model_args, tmp_path, viral, other):
+    return run_cli("train", "--viral", *viral, "--other", *other, "--chunk-size", 300, "-o", tmp_path / "out",
+                   *_train_args(model_args), "--device", "cpu", "--max-epochs", 1, "-q")
+
+
+@pytest.mark.parametrize("layout", ["same_path", "copy", "symlink", "twice_in_one_class"])
+def test_hostile_train_with_one_file_in_both_classes_is_refused(tmp_path, run_cli, model_args, layout):
+    a = tmp_path / "a.fa"
+    a.write_text(SEQS)
+    other = {"same_path": a, "copy": tmp_path / "copy.fa", "symlink": tmp_path / "link.fa"}.get(layout)
+    if layout == "copy":
+        shutil.copy(a, other)
+    elif layout == "symlink":
+        other.symlink_to(a)
+    if layout == "twice_in_one_class":
+        b = tmp_path / "b.fa"
+        b.write_text(SEQS.replace(">a", ">c").replace(">b", ">d")[:-3] + "CG\n")
+        code, _, err = _train(run_cli, model_args, tmp_path, [a, a], [b])
+    else:
+        code, _, err = _train(run_cli, model_args, tmp_path, [a], [other])
+    assert code == 2 and "same content" in one_error_line(err), err
+    assert not (tmp_path / "out" / "classifier.safetensors").exists()
+
+
+def test_hostile_train_from_a_fifo_is_refused_not_hung(tmp_path, run_cli, model_args):
+    a, fifo = tmp_path / "a.fa", tmp_path / "fifo.fa"
+    a.write_text(SEQS)
+    os.mkfifo(fifo)
+    code, _, err = _train(run_cli, model_args, tmp_path, [fifo], [a])  # never opened: no writer needed
+    assert code == 2 and "not a regular file" in one_error_line(err), err

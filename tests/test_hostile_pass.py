@@ -48,3 +48,27 @@ def test_hostile_train_from_a_fifo_is_refused_not_hung(tmp_path, run_cli, model_
     os.mkfifo(fifo)
     code, _, err = _train(run_cli, model_args, tmp_path, [fifo], [a])  # never opened: no writer needed
     assert code == 2 and "not a regular file" in one_error_line(err), err
+
+
+@pytest.mark.parametrize("record", ["{}", "[1, 2]", '{"command": 5}', "{trunc"])
+def test_hostile_predict_into_a_prepare_run_with_an_edited_run_info(tmp_path, run_cli, model_args, record):
+    fa = tmp_path / "in.fa"
+    fa.write_text(SEQS)
+    prep = tmp_path / "prep"
+    assert run_cli("prepare", fa, "-o", prep, "--chunk-size", 300, "-q")[0] == 0
+    (prep / "run_info.json").write_text(record)  # the record edited away: the files are still prepare's
+    kept = {p.name: p.read_bytes() for p in prep.glob("*.fa*")}
+    code, _, err = run_cli("predict", fa, "-o", prep, *model_args, "--chunk-size", 300, "--device", "cpu", "-q")
+    assert code == 2 and "`virnucpro prepare` run" in one_error_line(err), err
+    assert {p.name: p.read_bytes() for p in prep.glob("*.fa*")} == kept
+
+
+def test_hostile_prepare_into_a_predict_run_with_an_edited_run_info(tmp_path, run_cli):
+    fa, run = tmp_path / "in.fa", tmp_path / "run"
+    fa.write_text(SEQS)
+    run.mkdir()
+    (run / "sequences.tsv").write_text("seq_id\n")
+    (run / "run_info.json").write_text("{}")
+    code, _, err = run_cli("prepare", fa, "-o", run, "--chunk-size", 300, "-q")
+    assert code == 2 and "`virnucpro predict` run" in one_error_line(err), err
+    assert not (run / "chunks.fa").exists()

@@ -58,6 +58,7 @@ def run(cfg: TrainConfig) -> dict:
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
     with held_directory(out, "train") as session, stop_on_signals():
+        _refuse_duplicates(cfg, digests)  # after the directory's owner is checked: that refusal comes first
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
         session.claimed = True
         with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
@@ -79,11 +80,11 @@ def _parameters(cfg: TrainConfig) -> dict:
 
 
 def _input_digests(cfg: TrainConfig) -> dict[str, str]:
-    """sha256 of every input file, checked before any work: train reads each input twice (frames, then the
-    hash that keys the feature cache), and a file in both classes (or twice in one) teaches nothing.
+    """sha256 of every input file, before any work: train reads each input twice (frames, then the hash that
+    keys the feature cache), so a stream would be read empty the second time (or hang, a FIFO).
 
     Raises:
-        InputError: an input that is a stream (pipe, FIFO, '-') or the same file content given twice.
+        InputError: an input that is a stream (pipe, FIFO, '-') or a device.
     """
     from virnucpro.errors import InputError
     from virnucpro.hashing import sha256_file
@@ -91,20 +92,32 @@ def _input_digests(cfg: TrainConfig) -> dict[str, str]:
     from virnucpro.spool import is_regular_file
 
     digests: dict[str, str] = {}
-    seen: dict[str, str] = {}  # sha256 -> "--class path"
     for name, _ in CLASSES:
         for path in getattr(cfg, name):
             check_input_path(path)
             if not is_regular_file(path):
                 raise InputError(f"--{name} input {path!r} is not a regular file (a pipe, FIFO or device): train "
                                  "reads each input twice; write it to a file first")
-            digest = digests[path] = sha256_file(Path(path))
-            here = f"--{name} {path!r}"
-            if digest in seen:
-                raise InputError(f"{here} has the same content as {seen[digest]}: a file belongs to one class, "
-                                 "once; remove the duplicate")
-            seen[digest] = here
+            digests[path] = sha256_file(Path(path))
     return digests
+
+
+def _refuse_duplicates(cfg: TrainConfig, digests: dict[str, str]) -> None:
+    """A file in both classes (same path, a link or a copy), or twice in one, teaches nothing.
+
+    Raises:
+        InputError: naming both places of the same content.
+    """
+    from virnucpro.errors import InputError
+
+    seen: dict[str, str] = {}  # sha256 -> "--class 'path'"
+    for name, _ in CLASSES:
+        for path in getattr(cfg, name):
+            here = f"--{name} {path!r}"
+            if digests[path] in seen:
+                raise InputError(f"{here} has the same content as {seen[digests[path]]}: a file belongs to one "
+                                 "class, once; remove the duplicate")
+            seen[digests[path]] = here
 
 
 def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[str, str], dnabert: Path, esm: Path,

@@ -72,3 +72,16 @@ def test_hostile_prepare_into_a_predict_run_with_an_edited_run_info(tmp_path, ru
     code, _, err = run_cli("prepare", fa, "-o", run, "--chunk-size", 300, "-q")
     assert code == 2 and "`virnucpro predict` run" in one_error_line(err), err
     assert not (run / "chunks.fa").exists()
+
+
+@pytest.mark.parametrize("name", ["summary.tsv", "summary.html", "Summary.TSV"])
+def test_hostile_workflow_sample_named_like_the_summary_is_refused(tmp_path, name):
+    from virnucpro.errors import InputError
+    from virnucpro.workflow_config import validate_workflow
+
+    (tmp_path / "a.fa").write_text(">r\nACGT\n")
+    (tmp_path / "samples.tsv").write_text(f"sample\tpath\n{name}\ta.fa\n")
+    config = {"samples": "samples.tsv", "outdir": "results", "shards": 1, "chunk_size": 500, "device": "cpu",
+              "threads": 1, "dnabert": "d", "esm": "e", "classifier": "", "model_dir": "", "extra_args": ""}
+    with pytest.raises(InputError, match="rename the sample"):
+        validate_workflow(config, tmp_path)  # OUT/summary.tsv would be both a file and the sample's directory

@@ -85,3 +85,13 @@ def test_hostile_workflow_sample_named_like_the_summary_is_refused(tmp_path, nam
               "threads": 1, "dnabert": "d", "esm": "e", "classifier": "", "model_dir": "", "extra_args": ""}
     with pytest.raises(InputError, match="rename the sample"):
         validate_workflow(config, tmp_path)  # OUT/summary.tsv would be both a file and the sample's directory
+
+
+def test_hostile_predict_where_run_info_is_a_directory_names_it(tmp_path, run_cli, model_args):
+    fa, out = tmp_path / "in.fa", tmp_path / "out"
+    fa.write_text(SEQS)
+    (out / "run_info.json").mkdir(parents=True)
+    code, _, err = run_cli("predict", fa, "-o", out, *model_args, "--chunk-size", 300, "--device", "cpu", "-q")
+    line = one_error_line(err)
+    assert code == 2 and str(out / "run_info.json") + "'" in line and ".tmp-" not in line, err
+    assert not list(out.glob(".run_info.json.tmp-*"))

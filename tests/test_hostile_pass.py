@@ -95,3 +95,31 @@ def test_hostile_predict_where_run_info_is_a_directory_names_it(tmp_path, run_cl
     line = one_error_line(err)
     assert code == 2 and str(out / "run_info.json") + "'" in line and ".tmp-" not in line, err
     assert not list(out.glob(".run_info.json.tmp-*"))
+
+
+@pytest.mark.parametrize("suffix,tool", [(".zst", "zstd -t"), (".gz", "gzip -t")])
+def test_hostile_truncated_compressed_input_names_its_own_checker(tmp_path, run_cli, suffix, tool):
+    import gzip
+
+    import zstandard
+
+    data = (SEQS * 200).encode()
+    packed = zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else gzip.compress(data)
+    cut = tmp_path / f"in.fa{suffix}"
+    cut.write_bytes(packed[: len(packed) // 2])
+    code, _, err = run_cli("prepare", cut, "-o", tmp_path / "out", "--chunk-size", 300, "-q")
+    assert code == 2 and f"`{tool}`" in one_error_line(err), err
+
+
+def test_hostile_truncated_compressed_genbank_names_its_own_checker(tmp_path):
+    import lzma
+
+    from virnucpro.errors import InputError
+    from virnucpro.genbank import read_genbank
+    from virnucpro.testing.genbank import write_genbank
+
+    write_genbank(tmp_path / "a.gbk", 4, gc=0.5, seed=1, prefix="a")
+    packed = lzma.compress((tmp_path / "a.gbk").read_bytes())
+    (tmp_path / "a.gbk.xz").write_bytes(packed[:-30] + packed[-30:].replace(b"YZ", b"QQ"))
+    with pytest.raises(InputError, match="xz -t"):
+        list(read_genbank(str(tmp_path / "a.gbk.xz")))

@@ -123,3 +123,23 @@ def test_hostile_truncated_compressed_genbank_names_its_own_checker(tmp_path):
     (tmp_path / "a.gbk.xz").write_bytes(packed[:-30] + packed[-30:].replace(b"YZ", b"QQ"))
     with pytest.raises(InputError, match="xz -t"):
         list(read_genbank(str(tmp_path / "a.gbk.xz")))
+
+
+@pytest.mark.parametrize("command", ["prepare", "predict", "extract", "merge", "merge-shard", "train", "workflow",
+                                     "report"])
+def test_hostile_empty_output_path_is_refused_not_the_current_directory(tmp_path, run_cli, capsys, monkeypatch,
+                                                                         command):
+    fa = tmp_path / "in.fa"
+    fa.write_text(SEQS)
+    monkeypatch.chdir(tmp_path)  # what an empty -o used to name
+    args = {"prepare": ["prepare", fa, "-o", ""], "predict": ["predict", fa, "-o", ""],
+            "extract": ["extract", fa, "-o", ""], "merge": ["merge", tmp_path, "-o", ""],
+            "merge-shard": ["merge", "", "-o", tmp_path / "m"], "train": ["train", "--viral", fa, "--other", fa,
+                                                                        "-o", ""],
+            "workflow": ["workflow", ""], "report": ["report", ""]}[command]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exc:  # refused by the parser: one line, exit 2
+        run_cli(*args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "empty path" in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

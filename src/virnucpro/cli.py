@@ -46,7 +46,7 @@ def _verbosity(p: argparse.ArgumentParser) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for all outputs")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for all outputs")
     p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
                    "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
@@ -198,8 +198,9 @@ def _add_merge(sub) -> None:
                        formatter_class=DefaultsOnceFormatter,
                        description="Check that the shards belong to one run and hold every work unit exactly once, "
                                    "then write the same outputs as one predict run, byte for byte.")
-    p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
+    p.add_argument("shard_dirs", nargs="+", type=A.directory, metavar="SHARD_DIR",
+                   help="-o directories of the shard runs")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     _region_args(p, default=None)
     _verbosity(p)
@@ -217,7 +218,7 @@ def _run_merge(args: argparse.Namespace) -> int:
 def _add_workflow(sub) -> None:
     p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
                        formatter_class=DefaultsOnceFormatter)
-    p.add_argument("directory", type=Path, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
+    p.add_argument("directory", type=A.directory, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
     p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
     _verbosity(p)
     p.set_defaults(func=_run_workflow)
@@ -234,7 +235,7 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="(re)build report.html of a finished run", formatter_class=DefaultsOnceFormatter,
                        description="Write DIR/report.html (self-contained: opens offline) from the run's tables and "
                                    "run_info.json. predict and merge write it themselves; this rebuilds it.")
-    p.add_argument("run_dir", type=Path, metavar="DIR", help="-o directory of a finished predict or merge run")
+    p.add_argument("run_dir", type=A.directory, metavar="DIR", help="-o directory of a finished predict or merge run")
     _verbosity(p)
     p.set_defaults(func=_run_report)
 
@@ -290,7 +291,7 @@ def _add_train(sub) -> None:
                    "same formats")
     p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
                    f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the classifier and reports")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the classifier and reports")
     _model_args(p)
     p.add_argument("--device", type=device_arg, default="auto", help="where the encoders run (the first device "
                    "given is used)")

@@ -126,7 +126,7 @@ def test_hostile_truncated_compressed_genbank_names_its_own_checker(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["prepare", "predict", "extract", "merge", "merge-shard", "train", "workflow",
-                                     "report"])
+                                     "report", "download-model-dir"])
 def test_hostile_empty_output_path_is_refused_not_the_current_directory(tmp_path, run_cli, capsys, monkeypatch,
                                                                          command):
     fa = tmp_path / "in.fa"
@@ -136,7 +136,8 @@ def test_hostile_empty_output_path_is_refused_not_the_current_directory(tmp_path
             "extract": ["extract", fa, "-o", ""], "merge": ["merge", tmp_path, "-o", ""],
             "merge-shard": ["merge", "", "-o", tmp_path / "m"], "train": ["train", "--viral", fa, "--other", fa,
                                                                         "-o", ""],
-            "workflow": ["workflow", ""], "report": ["report", ""]}[command]
+            "workflow": ["workflow", ""], "report": ["report", ""],
+            "download-model-dir": ["download", "--model-dir", ""]}[command]
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(SystemExit) as exc:  # refused by the parser: one line, exit 2
         run_cli(*args)

@@ -88,7 +88,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    "for --chunk-size)")
     p.add_argument("--dnabert-revision", default=None, help="pin a hub revision (commit, tag or branch)")
     p.add_argument("--esm-revision", default=None, help="pin a hub revision (commit, tag or branch)")
-    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+    p.add_argument("--model-dir", type=A.directory, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
 
@@ -325,7 +325,7 @@ def _add_download(sub) -> None:
     p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="a local classifier to check instead of fetching the published "
                    "one")
-    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+    p.add_argument("--model-dir", type=A.directory, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     _verbosity(p)
     p.set_defaults(func=_run_download)

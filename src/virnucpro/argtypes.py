@@ -7,6 +7,7 @@ out of range (a shard count of 10^23, a chunk size that overflows a C integer) r
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable
 
 # Ranges of the numeric flags: (lowest, highest), inclusive. The README's Usage section quotes them.
@@ -43,3 +44,14 @@ def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
 def _short(value: int) -> str:
     text = str(value)
     return text if len(text) <= 24 else text[:10] + "..." + text[-6:] + f" ({len(text)} digits)"
+
+
+def directory(text: str) -> Path:
+    """An argparse type: a directory path that is not empty (`-o "$OUT"` with OUT unset would mean the current
+    directory, a place nobody named)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path is not a directory: give one (an unset shell variable?)")
+    return Path(text)
+
+
+directory.__name__ = "directory"

@@ -29,7 +29,7 @@ def atomic_files(paths: list[Path], mode: str = "w") -> Iterator[list[IO]]:
             os.fsync(h.fileno())
             h.close()
         for t, p in zip(tmps, paths):
-            os.replace(t, p)
+            _replace(t, p)
     except OSError as exc:
         if exc.filename is None:  # a failed write() names no file: name the one being written
             raise OSError(exc.errno, exc.strerror, str(paths[0] if len(paths) == 1 else paths[0].parent)) from None
@@ -41,6 +41,14 @@ def atomic_files(paths: list[Path], mode: str = "w") -> Iterator[list[IO]]:
         for t in tmps:
             with contextlib.suppress(FileNotFoundError):
                 t.unlink()
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Rename `tmp` onto `path`; a failure (`path` is a directory, ...) names `path`, not the hidden temporary."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _umask() -> int:

@@ -43,7 +43,7 @@ def load_info(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise InputError(f"{str(path)!r} is unreadable ({type(exc).__name__}): rerun the command that wrote it "
                          "with --force") from None
-    if not isinstance(info, dict):
+    if not isinstance(info, dict) or info.get("tool") != "virnucpro":
         raise InputError(f"{str(path)!r} is not a virnucpro run record (a JSON object): rerun the command that wrote "
                          "it with --force")
     if SEAL in info and info[SEAL] != seal_of(info):

@@ -174,10 +174,7 @@ def run_fp8(cfg: Fp8BenchConfig, commit: str, command: str) -> dict:
         result["esm"] = encoders(engine, work, esm_budget, result["ceilings"])
     if "e2e" in cfg.parts:
         result["e2e_W150"] = e2e(engine, cfg.e2e_reads, tmp)
-    result["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    cfg.out.write_text(json.dumps(result, indent=2) + "\n")
+    b.save_result(result, cfg.out, t0)
     print_table(result)
     return result
 

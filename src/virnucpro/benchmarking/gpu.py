@@ -23,7 +23,7 @@ import torch
 
 from virnucpro.benchmarking.measure import (  # noqa: F401  (also re-exported for the fp8 benchmark and bench/)
     _clock_and_power, _sync, baseline_esm, build_models, dnabert_flops, e2e_predict, esm_flops, matmul_ceiling,
-    precision_report, profile_batch, set_compiled, sustained_matmul_ceiling, sustained_rate, time_encoder,
+    precision_report, profile_batch, save_result, set_compiled, sustained_matmul_ceiling, sustained_rate, time_encoder,
     workload_frames)
 
 log = logging.getLogger("virnucpro")
@@ -106,11 +106,8 @@ def run(cfg: BenchConfig) -> dict:
         e2e = e2e_predict(engine, cfg.e2e_reads, tmp)
         e2e["fraction_of_esm_only_rate"] = round(e2e["frames_per_s"] / result["encoders"]["W150"]["esm"]["frames_per_s"], 3)
         result["e2e_W150"] = e2e
-    result["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     result["host_peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    cfg.out.write_text(json.dumps(result, indent=2) + "\n")
+    save_result(result, cfg.out, t0)
     print_table(result)
     return result
 

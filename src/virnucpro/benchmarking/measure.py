@@ -226,3 +226,13 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     frames = info["counts"]["frames"]
     return {"reads": n_reads, "frames": frames, "seconds": round(sec, 2), "frames_per_s": round(frames / sec, 1),
             "stage_seconds": info["seconds"], "minutes_per_million_reads": round(sec / n_reads * 1e6 / 60, 2)}
+
+
+def save_result(result: dict, out: Path, t0: float) -> None:
+    """Add peak GPU memory and the run's seconds to `result` and write it as JSON to `out`."""
+    import json
+
+    result["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")

@@ -11,8 +11,7 @@ from virnucpro.commands import flags
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
-                       formatter_class=flags.DefaultsOnceFormatter)
+    p = flags.subparser(sub, "benchmark", "GPU benchmark with full-size random-weight models (no download)")
     p.add_argument("--encoder-frames", type=int_in(*A.FRAMES), default=40_000, help="frames per workload (W150, W500)")
     p.add_argument("--baseline-frames", type=int_in(*A.FRAMES), default=8_000, help="frames for the transformers "
                    "EsmModel baseline measured in the same process")

@@ -124,11 +124,10 @@ def format_report(r: dict) -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("check-precision", help="measure how much --precision fp8 changes results on your data (exit 1: use fp16)",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="Embed a deterministic sample of the input's chunks with fp16 and with the fast "
-                                   "mode, using your models, and report embedding cosine, score differences and "
-                                   "changed calls, with a verdict. Results go to stdout.")
+    p = flags.subparser(sub, "check-precision", "measure how much --precision fp8 changes results on your data (exit 1: use fp16)",
+                      "Embed a deterministic sample of the input's chunks with fp16 and with the fast "
+                      "mode, using your models, and report embedding cosine, score differences and "
+                      "changed calls, with a verdict. Results go to stdout.")
     flags.input_args(p)
     flags.model_args(p)
     p.add_argument("--precision", choices=["fp8"], default="fp8", help="the fast mode to check against fp16")

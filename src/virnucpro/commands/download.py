@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from virnucpro import argtypes as A
 from virnucpro.commands import flags
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("download", help="fetch all models into the cache (for offline compute nodes)",
-                       formatter_class=flags.DefaultsOnceFormatter)
+    p = flags.subparser(sub, "download", "fetch all models into the cache (for offline compute nodes)")
     p.add_argument("--chunk-size", type=int, choices=[300, 500], nargs="+", default=[300, 500],
                    help="which published classifiers to fetch")
     p.add_argument("--dnabert", default=flags.DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
     p.add_argument("--esm", default=flags.DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="a local classifier to check instead of fetching the published "
                    "one")
-    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+    p.add_argument("--model-dir", type=A.directory, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     flags.verbosity(p)
     p.set_defaults(func=main)

@@ -62,11 +62,10 @@ def load(directory: str):
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("extract", help="per-frame DNABERT-S and ESM-2 embeddings (resumable, every GPU)",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="The predict pipeline without a classifier: embeddings/unit_*.safetensors "
-                                   "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
-                                   "Load all: `ids, dna, esm = virnucpro.commands.extract.load(DIR)`.")
+    p = flags.subparser(sub, "extract", "per-frame DNABERT-S and ESM-2 embeddings (resumable, every GPU)",
+                      "The predict pipeline without a classifier: embeddings/unit_*.safetensors "
+                      "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
+                      "Load all: `ids, dna, esm = virnucpro.commands.extract.load(DIR)`.")
     flags.input_args(p)
     flags.model_args(p)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="auto (every GPU torch sees, else the CPU), "

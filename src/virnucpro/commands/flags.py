@@ -41,7 +41,7 @@ def verbosity(p: argparse.ArgumentParser) -> None:
 
 
 def common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for all outputs")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for all outputs")
     p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
                    "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
@@ -64,7 +64,7 @@ def model_args(p: argparse.ArgumentParser) -> None:
                    "for --chunk-size)")
     p.add_argument("--dnabert-revision", default=None, help="pin a hub revision (commit, tag or branch)")
     p.add_argument("--esm-revision", default=None, help="pin a hub revision (commit, tag or branch)")
-    p.add_argument("--model-dir", type=Path, default=None, help="model cache (default $VIRNUCPRO_HOME or "
+    p.add_argument("--model-dir", type=A.directory, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
 
@@ -97,3 +97,8 @@ class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS):
             return text
         return super()._get_help_string(action)
+
+
+def subparser(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:  # noqa: A002
+    """A subcommand's parser with the shared help formatter."""
+    return sub.add_parser(name, help=help, description=description, formatter_class=DefaultsOnceFormatter)

@@ -22,6 +22,7 @@ from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, unit_path
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
+from virnucpro import argtypes as A
 from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
@@ -101,12 +102,11 @@ def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) 
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("merge", help="join the shard directories of one `predict --shard I/N` run",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="Check that the shards belong to one run and hold every work unit exactly once, "
-                                   "then write the same outputs as one predict run, byte for byte.")
-    p.add_argument("shard_dirs", nargs="+", type=Path, metavar="SHARD_DIR", help="-o directories of the shard runs")
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the merged outputs")
+    p = flags.subparser(sub, "merge", "join the shard directories of one `predict --shard I/N` run",
+                      "Check that the shards belong to one run and hold every work unit exactly once, "
+                      "then write the same outputs as one predict run, byte for byte.")
+    p.add_argument("shard_dirs", nargs="+", type=A.directory, metavar="SHARD_DIR", help="-o directories of the shard runs")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     flags.region_args(p, default=None)
     flags.verbosity(p)

@@ -13,10 +13,9 @@ __all__ = ["PredictConfig", "RandomWeights", "run"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("predict", help="classify reads/contigs as viral or not (the whole method)",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
-                                   "Resumable: rerun the same command after an interruption.")
+    p = flags.subparser(sub, "predict", "classify reads/contigs as viral or not (the whole method)",
+                      "INPUT -> chunks -> six-frame ORFs -> DNABERT-S + ESM-2 embeddings -> classifier. "
+                      "Resumable: rerun the same command after an interruption.")
     flags.input_args(p)
     flags.model_args(p)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="auto (every GPU torch sees, i.e. "

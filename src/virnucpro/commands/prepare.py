@@ -106,10 +106,9 @@ def _write_run_info(out: OutputPaths, cfg: PrepareConfig, summary: dict) -> None
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("prepare", help="chunk and six-frame translate (the original's preparation step)",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
-                                   "as the original VirNucPro preparation step.")
+    p = flags.subparser(sub, "prepare", "chunk and six-frame translate (the original's preparation step)",
+                      "Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
+                      "as the original VirNucPro preparation step.")
     flags.input_args(p)
     flags.common(p)
     p.set_defaults(func=main)

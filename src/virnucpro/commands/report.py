@@ -9,6 +9,7 @@ from pathlib import Path
 from virnucpro.errors import InputError
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.workdir import held_directory
+from virnucpro import argtypes as A
 from virnucpro.commands import flags
 
 
@@ -40,10 +41,10 @@ def run(cfg: ReportConfig) -> Path:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="(re)build report.html of a finished run", formatter_class=flags.DefaultsOnceFormatter,
-                       description="Write DIR/report.html (self-contained: opens offline) from the run's tables and "
-                                   "run_info.json. predict and merge write it themselves; this rebuilds it.")
-    p.add_argument("run_dir", type=Path, metavar="DIR", help="-o directory of a finished predict or merge run")
+    p = flags.subparser(sub, "report", "(re)build report.html of a finished run",
+                      "Write DIR/report.html (self-contained: opens offline) from the run's tables and "
+                      "run_info.json. predict and merge write it themselves; this rebuilds it.")
+    p.add_argument("run_dir", type=A.directory, metavar="DIR", help="-o directory of a finished predict or merge run")
     flags.verbosity(p)
     p.set_defaults(func=main)
 

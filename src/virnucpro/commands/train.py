@@ -58,13 +58,15 @@ def run(cfg: TrainConfig) -> dict:
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
     cfg.threads = effective_threads(cfg.threads)
+    digests = _input_digests(cfg)
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
     with held_directory(out, "train") as session, stop_on_signals():
+        _refuse_duplicates(cfg, digests)  # after the directory's owner is checked: that refusal comes first
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
         session.claimed = True
         with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
-            features, labels, encoders = _features(cfg, frames, dnabert, esm, out.root / "features")
+            features, labels, encoders = _features(cfg, frames, digests, dnabert, esm, out.root / "features")
             recipe = Recipe(max_epochs=cfg.max_epochs)
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
@@ -81,11 +83,53 @@ def _parameters(cfg: TrainConfig) -> dict:
             "max_epochs": cfg.max_epochs, "viral": cfg.viral, "other": cfg.other}
 
 
-def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, esm: Path, cache: Path):
+def _input_digests(cfg: TrainConfig) -> dict[str, str]:
+    """sha256 of every input file, before any work: train reads each input twice (frames, then the hash that
+    keys the feature cache), so a stream would be read empty the second time (or hang, a FIFO).
+
+    Raises:
+        InputError: an input that is a stream (pipe, FIFO, '-') or a device.
+    """
+    from virnucpro.errors import InputError
+    from virnucpro.io.hashing import sha256_file
+    from virnucpro.io.seqio import check_input_path
+    from virnucpro.io.spool import is_regular_file
+
+    digests: dict[str, str] = {}
+    for name, _ in CLASSES:
+        for path in getattr(cfg, name):
+            check_input_path(path)
+            if not is_regular_file(path):
+                raise InputError(f"--{name} input {path!r} is not a regular file (a pipe, FIFO or device): train "
+                                 "reads each input twice; write it to a file first")
+            digests[path] = sha256_file(Path(path))
+    return digests
+
+
+def _refuse_duplicates(cfg: TrainConfig, digests: dict[str, str]) -> None:
+    """A file in both classes (same path, a link or a copy), or twice in one, teaches nothing.
+
+    Raises:
+        InputError: naming both places of the same content.
+    """
+    from virnucpro.errors import InputError
+
+    seen: dict[str, str] = {}  # sha256 -> "--class 'path'"
+    for name, _ in CLASSES:
+        for path in getattr(cfg, name):
+            here = f"--{name} {path!r}"
+            if digests[path] in seen:
+                raise InputError(f"{here} has the same content as {seen[digests[path]]}: a file belongs to one "
+                                 "class, once; remove the duplicate")
+            seen[digests[path]] = here
+
+
+def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[str, str], dnabert: Path, esm: Path,
+              cache: Path):
     """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
     sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
     one more input file, embeds only what it has not seen)."""
-    from virnucpro.io.hashing import sha256_file, sha256_model
+    from virnucpro.io.hashing import sha256_model
 
     hashes = home_dir(cfg.model_dir) / "hashes.json"
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
@@ -94,7 +138,7 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], dnabert: Path, e
     for name, label in CLASSES:
         encoders["inputs"][name] = {}
         for path, (a, b) in frames[name].spans.items():
-            digest = sha256_file(Path(path))
+            digest = digests[path]
             encoders["inputs"][name][path] = digest
             key = _cache_key(digest, encoders, cfg.chunk_size, cfg.precision)
             target = cache / f"{key[:24]}.safetensors"
@@ -164,19 +208,18 @@ def _write(root: Path, model, metrics: dict) -> None:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a classifier on your own viral and other references",
-                       formatter_class=flags.DefaultsOnceFormatter,
-                       description="Frames as the original's training mode (GenBank: only frames inside annotated "
-                                   "CDS, ambiguous chunks dropped; FASTA: prediction-mode frames), embedded once per "
-                                   "input, then the original recipe. Writes classifier.safetensors for `predict "
-                                   "--classifier`, metrics.json, report.html and virnucpro.log.")
+    p = flags.subparser(sub, "train", "train a classifier on your own viral and other references",
+                      "Frames as the original's training mode (GenBank: only frames inside annotated "
+                      "CDS, ambiguous chunks dropped; FASTA: prediction-mode frames), embedded once per "
+                      "input, then the original recipe. Writes classifier.safetensors for `predict "
+                      "--classifier`, metrics.json, report.html and virnucpro.log.")
     p.add_argument("--viral", nargs="+", required=True, metavar="FILE", help="viral references: GenBank (.gbk/.gbff, "
                    "with CDS translations) or FASTA, plain or compressed")
     p.add_argument("--other", nargs="+", required=True, metavar="FILE", help="non-viral references (host, bacteria), "
                    "same formats")
     p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
                    f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
-    p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the classifier and reports")
+    p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the classifier and reports")
     flags.model_args(p)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="where the encoders run (the first device "
                    "given is used)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import ResumeError
+from virnucpro import argtypes as A
 from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
@@ -52,9 +53,8 @@ def _write_files(targets: list[Path], force: bool) -> None:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
-                       formatter_class=flags.DefaultsOnceFormatter)
-    p.add_argument("directory", type=Path, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
+    p = flags.subparser(sub, "workflow", "write a Snakemake workflow (many samples, shards, SLURM profile)")
+    p.add_argument("directory", type=A.directory, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
     p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
     flags.verbosity(p)
     p.set_defaults(func=main)

@@ -37,6 +37,15 @@ def _bz2_ends_well(tail: bytes) -> bool:
     return any((value >> (pad + 32)) & ((1 << 48) - 1) == _BZ2_END for pad in range(8))
 
 
+_TESTS = {".gz": "gzip -t", ".bgz": "bgzip -t", ".bz2": "bzip2 -t", ".xz": "xz -t", ".zst": "zstd -t", ".zstd": "zstd -t"}
+
+
+def checker_for(path: str) -> str:
+    """The command that checks a compressed file like `path` (by its suffix), for error messages."""
+    suffix = os.path.splitext(str(path).lower())[1]
+    return _TESTS.get(suffix, "gzip -t, bzip2 -t, xz -t or zstd -t")
+
+
 def check_end_marker(path: str, shown: str) -> None:
     """Raises InputError if `path` (a regular file) is BGZF, xz or bz2 and does not end with its end marker."""
     if path == "-" or not os.path.isfile(path):

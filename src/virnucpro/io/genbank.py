@@ -50,7 +50,7 @@ def read_genbank(path: str) -> Iterator[GenBankRecord]:
     """
     import xopen
 
-    from virnucpro.io.end_marker import check_end_marker
+    from virnucpro.io.end_marker import check_end_marker, checker_for
 
     shown = repr(path if len(path) <= 80 else "..." + path[-77:])
     check_end_marker(path, shown)
@@ -78,7 +78,7 @@ def read_genbank(path: str) -> Iterator[GenBankRecord]:
         raise
     except (EOFError, OSError, ValueError) as exc:  # decompressor failures (zlib, lzma, bz2, zstd)
         raise InputError(f"{shown} is truncated or corrupt as a compressed file ({exc}; after line {no}): "
-                         "re-download or re-compress it (check with e.g. `gzip -t`)") from None
+                         f"re-download or re-compress it (check with `{checker_for(path)}`)") from None
     if rec is not None:
         raise InputError(f"GenBank record {rec.id!r} in {shown} ends without its closing '//': the file is cut short; "
                          "re-download it")

@@ -18,7 +18,7 @@ from virnucpro.io import mates
 from virnucpro.io.bam import MAGIC, BamError, bam_groups
 from virnucpro.cpus import decompression_threads
 from virnucpro.io.duplicates import DuplicateChecker
-from virnucpro.io.end_marker import TailKeeper, check_end_marker, check_ends
+from virnucpro.io.end_marker import TailKeeper, check_end_marker, check_ends, checker_for
 from virnucpro.errors import InputError
 from virnucpro.io.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.io.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
@@ -97,7 +97,7 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
         return InputError(f"{src} is not valid FASTA/FASTQ ({msg}; {where}): fix or re-export the file")
     if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "compress" in str(exc).lower() or "stream" in str(exc).lower():
         return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}; {where}): "
-                          "re-download or re-compress it (check with e.g. `gzip -t`)")
+                          f"re-download or re-compress it (check with `{checker_for(path)}`)")
     return InputError(f"cannot read {src} ({type(exc).__name__}: {exc}; {where}): check the file")
 
 

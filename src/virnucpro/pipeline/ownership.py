@@ -28,9 +28,21 @@ def owner_of(root: Path) -> str | None:
         params = info.get("parameters")
         if isinstance(params, dict):
             return "extract" if params.get("mode") == "extract" else "predict"
-    if any((root / name).is_file() for name in TRAIN_FILES):
+    return _owner_by_files(OutputPaths(root))
+
+
+def _owner_by_files(out: OutputPaths) -> str | None:
+    """The owner inferred from the files a run leaves, for a run_info.json that is missing, damaged or not
+    a virnucpro record (an older run, or one whose record was edited away: its results still are not ours)."""
+    if out.embeddings.is_dir():
+        return "extract"
+    if out.units.is_dir() or any(p.exists() for p in out.tables()):
+        return "predict"
+    if any(p.exists() for p in out.prepare_files()):
+        return "prepare"
+    if any((out.root / name).is_file() for name in TRAIN_FILES):
         return "train"
-    if (root / "Snakefile").is_file():
+    if (out.root / "Snakefile").is_file():
         return "workflow"
     return None
 

@@ -21,6 +21,7 @@ KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabe
 PUBLISHED_CHUNK_SIZES = (300, 500)
 OWN_FLAGS = ("-o", "--output-dir", "--shard", "--device", "--threads", "--chunk-size", "--paired", "--force",
              "--dnabert", "--esm", "--classifier", "--model-dir", "--offline", "-h", "--help")
+SUMMARY_FILES = ("summary.tsv", "summary.html")  # written in outdir beside the sample directories
 YES, NO = ("yes", "true", "1"), ("no", "false", "0", "")
 
 
@@ -153,6 +154,9 @@ def _sample(path: Path, line: int, row: dict, base: Path) -> tuple[str, Sample]:
         name = check_sample_name((row.get("sample") or "").strip(), where)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if name.lower() in SUMMARY_FILES:
+        raise InputError(f"{where}: sample name {name!r} is the workflow's own {name.lower()} in outdir: rename the "
+                         "sample")
     paired_text = (row.get("paired") or "").strip().lower()
     if paired_text not in YES + NO:
         raise InputError(f"{where}: paired {row.get('paired')!r} for {name!r}: write yes or no")

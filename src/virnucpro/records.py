@@ -11,6 +11,8 @@ from pathlib import Path
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 
+RECORD_KEYS = {"tool", "owner", "status", "parameters", "shard", "outputs"}  # a run record holds some of these
+
 SEAL = "sha256"  # run_info's own checksum: sha256 of its canonical JSON without this field
 
 
@@ -43,7 +45,7 @@ def load_info(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise InputError(f"{str(path)!r} is unreadable ({type(exc).__name__}): rerun the command that wrote it "
                          "with --force") from None
-    if not isinstance(info, dict) or info.get("tool") != "virnucpro":
+    if not isinstance(info, dict) or not (RECORD_KEYS & info.keys() or isinstance(info.get("command"), str)):
         raise InputError(f"{str(path)!r} is not a virnucpro run record (a JSON object): rerun the command that wrote "
                          "it with --force")
     if SEAL in info and info[SEAL] != seal_of(info):

@@ -14,6 +14,7 @@ from virnucpro import __version__
 
 LOGGER = "virnucpro"
 BACKLOG_LIMIT = 10_000  # records kept until a run's log file opens
+_COMMAND: list[str] = []  # the command line `cli.main` parsed (set per call, read by `run_log`)
 
 
 class _StderrNow(logging.StreamHandler):
@@ -59,6 +60,19 @@ def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> 
     return log
 
 
+def remember_command(argv: list[str]) -> None:
+    """Record the arguments `cli.main` parsed, so each run's log and run_info carry the full command line."""
+    _COMMAND[:] = ["virnucpro", *argv]
+
+
+def command_line() -> str:
+    """The full command line of this run (`virnucpro predict IN -o OUT ...`), shell-quoted; sys.argv when the CLI
+    was not the entry point."""
+    import shlex
+
+    return shlex.join(_COMMAND or sys.argv)
+
+
 def stderr_level() -> int:
     """The level of the stderr handler (what worker processes should print), INFO if none is set up."""
     for h in logging.getLogger(LOGGER).handlers:
@@ -87,12 +101,13 @@ def add_file_log(path: Path) -> logging.Handler:
 
 @contextlib.contextmanager
 def run_log(path: Path, info: dict | None = None) -> Iterator[None]:
-    """Log to `path` for the duration of a block, after a line that marks where this run starts."""
+    """Log to `path` for the duration of a block, after a line that marks where this run starts (with the full
+    command line) and the records logged before the file opened. `info` is accepted for the callers' symmetry."""
     earlier = _take_backlog()
     handler = add_file_log(path)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     logging.getLogger(LOGGER).debug("===== run start %s: virnucpro %s, pid %d, command: %s", stamp, __version__,
-                                    os.getpid(), (info or {}).get("command", " ".join(sys.argv)))
+                                    os.getpid(), command_line())
     for record in earlier:
         handler.handle(record)
     try:

@@ -7,12 +7,11 @@ import copy
 import logging
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
-from virnucpro.logs import run_log
+from virnucpro.logs import command_line, run_log
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
@@ -48,7 +47,8 @@ def run(cfg: MergeConfig) -> dict:
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
-            log.info("%s already holds these shards' merged results: nothing to do", out.root)
+            with run_log(out.log, info):  # a no-op rerun is logged too
+                log.info("%s already holds these shards' merged results: nothing to do", out.root)
             return done
         claim(out, info, cfg.force)
         session.claimed = True
@@ -67,7 +67,7 @@ def _merged_info(shards: list[Shard]) -> dict:
     info["parameters"].pop("shard", None)
     info["counts"].pop("shard_frames", None)
     info["status"] = "running"
-    info["command"] = " ".join(sys.argv)
+    info["command"] = command_line()
     info["merged_from"] = [{"shard": s.spec.describe(), "directory": str(s.directory.resolve()),
                             "devices": s.info.get("devices", [])} for s in shards]
     return info

@@ -74,13 +74,12 @@ def start_owned_run(out: OutputPaths, owner: str, parameters: dict, replaces: tu
 
     Until the run marks itself complete, nothing left from an earlier run can pass for this one's result.
     """
-    import sys
-
+    from virnucpro.logs import command_line
     from virnucpro.pipeline.run_info import write_info
 
     for name in replaces:
         (out.root / name).unlink(missing_ok=True)
-    info = {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv),
+    info = {"tool": "virnucpro", "owner": owner, "status": "running", "command": command_line(),
             "parameters": parameters}
     write_info(out.run_info, info)
     return info

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 from pathlib import Path
 
 from virnucpro import __version__
 from virnucpro.errors import ResumeError
+from virnucpro.logs import command_line
 from virnucpro.records import SEAL, load_info, read_info, seal_of, write_info  # noqa: F401  (the run record's I/O)
 
 RESUME_KEYS = ("parameters", "models", "input")  # must match for a run to be resumed
@@ -24,7 +24,7 @@ def versions() -> dict[str, str]:
 
 def new_info(parameters: dict, models: dict, input_desc: dict, device: str, precision: str) -> dict:
     owner = "extract" if parameters.get("mode") == "extract" else "predict"
-    return {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv), "versions": versions(),
+    return {"tool": "virnucpro", "owner": owner, "status": "running", "command": command_line(), "versions": versions(),
             "parameters": parameters, "models": models, "input": input_desc, "device": device,
             "precision": precision, "counts": {}, "seconds": {}}
 

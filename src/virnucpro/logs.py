@@ -14,6 +14,7 @@ from virnucpro import __version__
 
 LOGGER = "virnucpro"
 BACKLOG_LIMIT = 10_000  # records kept until a run's log file opens
+WARNINGS_LIMIT = 100  # warnings kept for run_info.json
 _COMMAND: list[str] = []  # the command line `cli.main` parsed (set per call, read by `run_log`)
 
 
@@ -43,14 +44,35 @@ class _Backlog(logging.Handler):
             self.records.append(record)
 
 
+class _Warnings(logging.Handler):
+    """The warnings of this run (their messages), for run_info.json's `warnings` and the report."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.messages) < WARNINGS_LIMIT:
+            self.messages.append(record.getMessage())
+
+
+def run_warnings() -> list[str]:
+    """The messages of the warnings logged since `setup_logging` (at most WARNINGS_LIMIT), oldest first."""
+    for h in logging.getLogger(LOGGER).handlers:
+        if isinstance(h, _Warnings):
+            return list(h.messages)
+    return []
+
+
 def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> logging.Logger:
     """Configure stderr logging: -q errors only, default info, -v debug; `prefix` names a worker process."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
     for h in list(log.handlers):
-        if getattr(h, "_virnucpro_stderr", False) or isinstance(h, _Backlog):
+        if getattr(h, "_virnucpro_stderr", False) or isinstance(h, (_Backlog, _Warnings)):
             log.removeHandler(h)
     log.addHandler(_Backlog())
+    log.addHandler(_Warnings())
     h = _StderrNow()
     h._virnucpro_stderr = True  # type: ignore[attr-defined]
     h.setLevel(logging.ERROR if quiet else logging.DEBUG if verbosity > 0 else logging.INFO)

@@ -17,6 +17,7 @@ from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.shards import Shard, read_shards
 from virnucpro.pipeline.ownership import check_inputs_survive
+from virnucpro.pipeline.run_info import now_iso
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, unit_path
 from virnucpro.signals import stop_on_signals
@@ -68,6 +69,7 @@ def _merged_info(shards: list[Shard]) -> dict:
     info["counts"].pop("shard_frames", None)
     info["status"] = "running"
     info["command"] = command_line()
+    info["started"] = now_iso()
     info["merged_from"] = [{"shard": s.spec.describe(), "directory": str(s.directory.resolve()),
                             "devices": s.info.get("devices", [])} for s in shards]
     return info

@@ -180,8 +180,10 @@ def _y_axis(f: Frame, ticks: list[float], label: str, fmt=fmt_count) -> str:
 
 
 def _legend(f: Frame, top: int) -> str:
-    x, y = f.width - RIGHT - 5 * 14 - 70, 2
-    boxes = "".join(f'<rect x="{x + 24 + k * 14}" y="{y}" width="14" height="9" fill="{c}"/>'
-                    for k, c in enumerate(RAMP))
-    return (f'<text x="{x + 20}" y="{y + 9}" text-anchor="end" class="small">1</text>{boxes}'
-            f'<text x="{x + 24 + 5 * 14 + 4}" y="{y + 9}" class="small">{fmt_count(top)} (log)</text>')
+    """The colour key of a heatmap: the ramp's boxes from 1 to `top` sequences (log scale), readable size."""
+    box_w, box_h = 22, 12
+    x, y = f.width - RIGHT - len(RAMP) * box_w - 96, 1
+    boxes = "".join(f'<rect x="{x + 30 + k * box_w}" y="{y}" width="{box_w}" height="{box_h}" fill="{c}" '
+                    f'stroke="#999" stroke-width="0.5"/>' for k, c in enumerate(RAMP))
+    return (f'<g class="heat-key"><text x="{x + 26}" y="{y + 11}" text-anchor="end" class="label">1</text>{boxes}'
+            f'<text x="{x + 34 + len(RAMP) * box_w}" y="{y + 11}" class="label">{fmt_count(top)} (log)</text></g>')

@@ -72,8 +72,10 @@ def histogram(edges: list[float], counts: list[int], x_label: str, y_label: str,
                 _y_axis(f, nice_ticks(0, top), y_label))
 
 
-def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str, y_label: str, title: str) -> str:
-    """Line chart: name -> (xs, ys, colour), with a legend; points carry their value in a <title>."""
+def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str, y_label: str, title: str,
+          mark: tuple[float, str] | None = None) -> str:
+    """Line chart: name -> (xs, ys, colour), with a legend; points carry their value in a <title>; `mark`
+    (x, label) draws a dashed vertical line there (e.g. the best epoch)."""
     xs = [x for v in series.values() for x in v[0]] or [0, 1]
     ys = [y for v in series.values() for y in v[1] if y == y] or [0, 1]  # NaN-free
     lo, hi = min(ys), max(ys)
@@ -88,6 +90,11 @@ def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str,
                   f'{y:.4g}</title></circle>' for x, y in pts]
         legend.append(f'<rect x="{LEFT + 10 + 130 * k}" y="{TOP - 10}" width="10" height="3" fill="{col}"/>'
                       f'<text x="{LEFT + 24 + 130 * k}" y="{TOP - 5}" class="small">{escape(name)}</text>')
+    if mark is not None:
+        x = f.x(mark[0])
+        marks.append(f'<g class="mark"><line x1="{x:.1f}" x2="{x:.1f}" y1="{f.y(f.y1):.1f}" y2="{f.y(f.y0):.1f}" '
+                     f'stroke="#555" stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{f.y(f.y1) + 12:.1f}" '
+                     f'class="label">{escape(mark[1])}</text></g>')
     return _svg(f, title, marks, legend, _x_axis(f, nice_ticks(f.x0, f.x1), x_label),
                 _y_axis(f, nice_ticks(f.y0, f.y1), y_label, lambda v: f"{v:g}"))
 

@@ -87,9 +87,9 @@ def test_short_sequences_keep_their_verdict_but_are_marked_and_counted(tmp_path)
     assert figs.short_bp == 50 and figs.short == {"virus": 2, "others": 1} and figs.verdicts["virus"] == 3
     page = _render(_info(), figs)
     top = page[page.index('<section id="top">'):page.index("</section>", page.index('<section id="top">'))]
-    marked = re.findall(r"<tr class=short-row><td>([^<]+)</td>", top)
-    assert sorted(marked) == ["edge", "tiny1", "tiny2"]
-    assert "<td>virus <span class=\"short\"" in top  # the verdict stays the original's
+    marked = [r for r in re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", top) if 'data-short="1"' in r[1]]
+    assert sorted(m[0] for m in marked) == ["edge", "tiny1", "tiny2"]
+    assert '<td data-short="1">virus <span class="short"' in top  # the verdict stays the original's
     assert "3 sequence(s) with frames are shorter than 50 bp" in page and "2 called virus" in page
 
 

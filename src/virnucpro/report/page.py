@@ -102,7 +102,7 @@ def _glance(info: dict, figs: aggregate.RunFigures) -> str:
     cards = [("records", c.get("records", 0)), ("sequences", figs.sequences), ("chunks", c.get("chunks", 0)),
              ("frames", figs.frames)]
     cards += [(f"called {k.replace('_', ' ')}", v.get(k, 0)) for k in VERDICT_COLORS]
-    cells = "".join(f'<div class="card" data-key="{escape(k)}" title="{escape(CARD_HELP.get(k, ""))}"><b>{val:,}</b>'
+    cells = "".join(f'<div class="card" title="{escape(CARD_HELP.get(k, ""))}" data-key="{escape(k)}"><b>{val:,}</b>'
                     f'<span>{escape(k)}{_share(val, n) if k.startswith("called") else ""}</span></div>'
                     for k, val in cards)
     mix = svg.stacked_bar([(k, v.get(k, 0), col) for k, col in VERDICT_COLORS.items()], width=480)
@@ -167,11 +167,11 @@ def _top_table(figs: aggregate.RunFigures) -> str:
 
 def _top_row(row: tuple, short_bp: int) -> str:
     """One sequences.tsv row; a sequence under `short_bp` gets a `short` mark after its verdict."""
-    short = int(row[1]) < short_bp
-    cells = [escape(_short(x)) for x in row]
-    if short:
-        cells[-1] += ' <span class="short" title="far shorter than the chunk size">short</span>'
-    return f'<tr{" class=short-row" if short else ""}>' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    cells = [f"<td>{escape(_short(x))}</td>" for x in row]
+    if int(row[1]) < short_bp:
+        cells[-1] = (f'<td data-short="1">{escape(row[-1])} <span class="short" title="far shorter than the chunk '
+                     f'size">short</span></td>')
+    return "<tr>" + "".join(cells) + "</tr>"
 
 
 def _short(text: str, n: int = 60) -> str:

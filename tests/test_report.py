@@ -177,6 +177,11 @@ def test_report_renders_in_chromium(finished_run, tmp_path):
     assert 'data-report-ready="1"' in dom.stdout  # the script ran to its end
     console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert not console, console
+    info = json.loads((finished_run / "run_info.json").read_text())
+    for shown in (f"started {info['started']}", 'id="card-help"', 'id="short-count"', 'id="warnings"',
+                  "Parameters (as used)", 'class="heat-key"', "(requested 0)"):  # the details, as drawn
+        assert shown in dom.stdout, shown
+    assert ">None<" not in dom.stdout
     shot = tmp_path / "report.png"
     proc = subprocess.run([*flags, "--window-size=1300,1800", f"--screenshot={shot}", url], capture_output=True,
                           text=True, timeout=120)
@@ -196,3 +201,41 @@ def test_report_of_an_empty_run_and_of_a_run_without_frames(tmp_path, run_cli, t
     assert _cards((tmp_path / "empty" / "report.html").read_text())["sequences"] == 0
     page = (tmp_path / "nf" / "report.html").read_text()
     assert _cards(page)["called no frames"] == 2 and "no sequence kept a frame" in page
+
+
+def chromium_dom(page: Path, tmp_path: Path) -> str:
+    """The DOM headless Chromium built from `page` after its script ran (skips without chromium)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no chromium: apt-get install chromium")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0 and 'data-report-ready="1"' in dom.stdout, dom.stderr[-2000:]
+    assert not [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    return dom.stdout
+
+
+@pytest.mark.slow
+def test_summary_and_training_pages_render_their_details_in_chromium(finished_run, tmp_path):
+    """summary.html (models, chunk size, date, histogram axes) and the training report (best epoch, positive
+    class, encoders, classifier path) as Chromium draws them."""
+    from virnucpro.report.summary_page import write_summary
+    from virnucpro.report.training_page import write_training_report
+
+    shutil.copytree(finished_run, tmp_path / "res" / "s1")
+    write_summary(tmp_path / "res", ["s1"])
+    dom = chromium_dom(tmp_path / "res" / "summary.html", tmp_path)
+    info = json.loads((finished_run / "run_info.json").read_text())
+    assert info["finished"] in dom and 'id="models"' in dom and ">0.5</text>" in dom and "max " in dom
+    epochs = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "accuracy": 0.6, "f1": 0.6, "auroc": 0.7}
+              for e in (1, 2, 3)]
+    frames = {"records": 1, "chunks": 1, "ambiguous_chunks_dropped": 0, "frames": 6, "selection": {"a.gbk": "CDS"}}
+    m = {"epochs": epochs, "final": {"accuracy": 0.7}, "frames": {"viral": frames, "other": frames},
+         "stopped_early": True, "recipe": {"lr": 2e-4}, "validation_frames": 1, "chunk_size": 300, "seed": 0,
+         "best_epoch": 2, "encoders": {"esm": {"path": "/m/esm", "sha256": {"model.pt": "f00d"}}}}
+    (tmp_path / "t").mkdir()
+    dom = chromium_dom(write_training_report(tmp_path / "t", m), tmp_path)
+    assert dom.count("best epoch 2</text>") == 2 and "positive class: viral" in dom and "model.pt f00d" in dom
+    assert str(tmp_path / "t" / "classifier.safetensors") in dom

@@ -101,6 +101,9 @@ def test_report_track_renders_in_chromium(tmp_path):
                          timeout=120)
     assert dom.returncode == 0 and 'data-report-ready="1"' in dom.stdout, dom.stderr[-2000:]
     assert dom.stdout.count("Score track of") == 2 and "<polyline" in dom.stdout
+    for shown in ('id="run-date"', 'id="warnings"', 'class="heat-key"', 'id="card-help"', "x.fa"):
+        assert shown in dom.stdout, shown  # the report's details render (an older run_info: dates not recorded)
+    assert ">None<" not in dom.stdout
     assert not [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     shot = tmp_path / "track.png"
     proc = subprocess.run([*flags, "--window-size=1300,2400", f"--screenshot={shot}", url], capture_output=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from virnucpro import __version__
 from virnucpro.errors import Stopped, VirnucproError, describe_os_error
-from virnucpro.logs import setup_logging
+from virnucpro.logs import remember_command, setup_logging
 
 COMMANDS = ("prepare", "predict", "merge", "workflow", "report", "check_precision", "extract", "train", "download",
             "benchmark")  # the order of `virnucpro --help`
@@ -52,6 +52,7 @@ def create_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 bad input/models, 4 out of memory)."""
     args = create_parser().parse_args(argv)
+    remember_command(list(sys.argv[1:] if argv is None else argv))
     setup_logging(args.verbose, args.quiet)
     try:
         return args.func(args)

@@ -14,6 +14,8 @@ from virnucpro import __version__
 
 LOGGER = "virnucpro"
 BACKLOG_LIMIT = 10_000  # records kept until a run's log file opens
+WARNINGS_LIMIT = 100  # warnings kept for run_info.json
+_COMMAND: list[str] = []  # the command line `cli.main` parsed (set per call, read by `run_log`)
 
 
 class _StderrNow(logging.StreamHandler):
@@ -42,14 +44,35 @@ class _Backlog(logging.Handler):
             self.records.append(record)
 
 
+class _Warnings(logging.Handler):
+    """The warnings of this run (their messages), for run_info.json's `warnings` and the report."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.messages) < WARNINGS_LIMIT:
+            self.messages.append(record.getMessage())
+
+
+def run_warnings() -> list[str]:
+    """The messages of the warnings logged since `setup_logging` (at most WARNINGS_LIMIT), oldest first."""
+    for h in logging.getLogger(LOGGER).handlers:
+        if isinstance(h, _Warnings):
+            return list(h.messages)
+    return []
+
+
 def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> logging.Logger:
     """Configure stderr logging: -q errors only, default info, -v debug; `prefix` names a worker process."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
     for h in list(log.handlers):
-        if getattr(h, "_virnucpro_stderr", False) or isinstance(h, _Backlog):
+        if getattr(h, "_virnucpro_stderr", False) or isinstance(h, (_Backlog, _Warnings)):
             log.removeHandler(h)
     log.addHandler(_Backlog())
+    log.addHandler(_Warnings())
     h = _StderrNow()
     h._virnucpro_stderr = True  # type: ignore[attr-defined]
     h.setLevel(logging.ERROR if quiet else logging.DEBUG if verbosity > 0 else logging.INFO)
@@ -57,6 +80,19 @@ def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> 
     log.addHandler(h)
     log.propagate = False
     return log
+
+
+def remember_command(argv: list[str]) -> None:
+    """Record the arguments `cli.main` parsed, so each run's log and run_info carry the full command line."""
+    _COMMAND[:] = ["virnucpro", *argv]
+
+
+def command_line() -> str:
+    """The full command line of this run (`virnucpro predict IN -o OUT ...`), shell-quoted; sys.argv when the CLI
+    was not the entry point."""
+    import shlex
+
+    return shlex.join(_COMMAND or sys.argv)
 
 
 def stderr_level() -> int:
@@ -87,12 +123,13 @@ def add_file_log(path: Path) -> logging.Handler:
 
 @contextlib.contextmanager
 def run_log(path: Path, info: dict | None = None) -> Iterator[None]:
-    """Log to `path` for the duration of a block, after a line that marks where this run starts."""
+    """Log to `path` for the duration of a block, after a line that marks where this run starts (with the full
+    command line) and the records logged before the file opened. `info` is accepted for the callers' symmetry."""
     earlier = _take_backlog()
     handler = add_file_log(path)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     logging.getLogger(LOGGER).debug("===== run start %s: virnucpro %s, pid %d, command: %s", stamp, __version__,
-                                    os.getpid(), (info or {}).get("command", " ".join(sys.argv)))
+                                    os.getpid(), command_line())
     for record in earlier:
         handler.handle(record)
     try:

@@ -7,17 +7,17 @@ import copy
 import logging
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
-from virnucpro.logs import run_log
+from virnucpro.logs import command_line, run_log
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.shards import Shard, read_shards
 from virnucpro.pipeline.ownership import check_inputs_survive
+from virnucpro.pipeline.run_info import now_iso
 from virnucpro.pipeline.workdir import check_output_dir, held_directory
 from virnucpro.pipeline.workunits import UnitPlan, unit_path
 from virnucpro.signals import stop_on_signals
@@ -49,7 +49,8 @@ def run(cfg: MergeConfig) -> dict:
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
-            log.info("%s already holds these shards' merged results: nothing to do", out.root)
+            with run_log(out.log, info):  # a no-op rerun is logged too
+                log.info("%s already holds these shards' merged results: nothing to do", out.root)
             return done
         claim(out, info, cfg.force)
         session.claimed = True
@@ -68,7 +69,8 @@ def _merged_info(shards: list[Shard]) -> dict:
     info["parameters"].pop("shard", None)
     info["counts"].pop("shard_frames", None)
     info["status"] = "running"
-    info["command"] = " ".join(sys.argv)
+    info["command"] = command_line()
+    info["started"] = now_iso()
     info["merged_from"] = [{"shard": s.spec.describe(), "directory": str(s.directory.resolve()),
                             "devices": s.info.get("devices", [])} for s in shards]
     return info

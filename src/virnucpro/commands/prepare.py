@@ -15,6 +15,7 @@ from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.cpus import effective_threads
 from virnucpro.errors import ResumeError
 from virnucpro.io.fasta_out import format_prepared
+from virnucpro.logs import run_log
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.prep.prepare import prepare_batch
 from virnucpro.progress import progress_bar
@@ -55,6 +56,12 @@ def run(cfg: PrepareConfig) -> dict:
 def _prepare(cfg: PrepareConfig, out: OutputPaths) -> dict:
     """With the directory held: refuse existing outputs without --force, write the three files, then run_info."""
     _claim_output_dir(out, cfg.force)
+    with run_log(out.log):
+        return _write_all(cfg, out)
+
+
+def _write_all(cfg: PrepareConfig, out: OutputPaths) -> dict:
+    """Stream the input into the three files, then write run_info; the counts."""
     stats, counts, t0 = ReadStats(), {"chunks": 0, "frames": 0}, time.perf_counter()
     prep = compiled.prep()
     buffers = [bytearray() for _ in range(3)]  # the compiled path's reused output buffers

@@ -36,7 +36,9 @@ def run(cfg: ReportConfig) -> Path:
         raise InputError(f"{str(root)!r} holds a `virnucpro {owner_of(root)}` run, which has no report.html of this "
                          "kind: give the -o directory of a finished predict or merge run")
 
-    with held_directory(OutputPaths(root)):
+    from virnucpro.logs import run_log
+
+    with held_directory(OutputPaths(root)), run_log(OutputPaths(root).log):
         return write_report(root)
 
 

@@ -65,16 +65,16 @@ def run(cfg: TrainConfig) -> dict:
         _refuse_duplicates(cfg, digests)  # after the directory's owner is checked: that refusal comes first
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
         session.claimed = True
-        with run_log(out.log, {"command": "train", "parameters": _parameters(cfg)}):
+        with run_log(out.log, run_info):
             features, labels, encoders = _features(cfg, frames, digests, dnabert, esm, out.root / "features")
             recipe = Recipe(max_epochs=cfg.max_epochs)
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
             _write(out.root, model, metrics)
-        finish_owned_run(out, run_info)
-    log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
-             metrics["final"]["accuracy"], metrics["final"]["f1"], metrics["final"]["auroc"], history["best_epoch"],
-             out.root / "classifier.safetensors")
+            finish_owned_run(out, run_info)
+            log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
+                     metrics["final"]["accuracy"], metrics["final"]["f1"], metrics["final"]["auroc"],
+                     history["best_epoch"], out.root / "classifier.safetensors")
     return metrics
 
 

@@ -14,7 +14,7 @@ from virnucpro.pipeline.claim import output_checksums, remove_extra_units
 from virnucpro.pipeline.outputs import (HIGHEST_HEADER, PREDICTION_HEADER, REGIONS_HEADER, SEQUENCES_HEADER,
                                        OutputPaths)
 from virnucpro.pipeline.region_table import RegionCounts, write_regions
-from virnucpro.pipeline.run_info import write_info
+from virnucpro.pipeline.run_info import mark_complete, write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
 from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
@@ -54,7 +54,7 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
     info["outputs"] = output_checksums(out)
     clock.lap("assemble")
     info["seconds"] = clock.summary()
-    info["status"] = "complete"
+    mark_complete(info)
     write_info(out.run_info, info)  # complete before the units go: a kill in between loses no work
     if not keep_intermediate:
         shutil.rmtree(out.units, ignore_errors=True)
@@ -78,7 +78,7 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
     info["counts"]["shard_frames"] = sum(p.frames for p in mine)
     clock.lap("assemble")
     info["seconds"] = clock.summary()
-    info["status"] = "complete"
+    mark_complete(info)
     write_info(out.run_info, info)
     log.info("shard %s done: %d of %d units, %d frames; merge all %d shard directories with `virnucpro merge`",
              shard.describe(), len(mine), len(plans), info["counts"]["shard_frames"], shard.count)
@@ -107,7 +107,7 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     info["outputs"] = {"index.json": sha256_file(out.embeddings_index)}
     clock.lap("assemble")
     info["seconds"] = clock.summary()
-    info["status"] = "complete"
+    mark_complete(info)
     write_info(out.run_info, info)
     shutil.rmtree(out.units, ignore_errors=True)
     log.info("extracted %d frame embeddings into %d shard(s): %s", index["frames"], len(shards), out.embeddings)

@@ -86,13 +86,12 @@ def start_owned_run(out: OutputPaths, owner: str, parameters: dict, replaces: tu
 
     Until the run marks itself complete, nothing left from an earlier run can pass for this one's result.
     """
-    import sys
-
-    from virnucpro.pipeline.run_info import write_info
+    from virnucpro.logs import command_line
+    from virnucpro.pipeline.run_info import now_iso, write_info
 
     for name in replaces:
         (out.root / name).unlink(missing_ok=True)
-    info = {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv),
+    info = {"tool": "virnucpro", "owner": owner, "status": "running", "command": command_line(), "started": now_iso(),
             "parameters": parameters}
     write_info(out.run_info, info)
     return info
@@ -100,6 +99,6 @@ def start_owned_run(out: OutputPaths, owner: str, parameters: dict, replaces: tu
 
 def finish_owned_run(out: OutputPaths, info: dict) -> None:
     """Mark the run complete (its outputs are all written)."""
-    from virnucpro.pipeline.run_info import write_info
+    from virnucpro.pipeline.run_info import mark_complete, write_info
 
-    write_info(out.run_info, {**info, "status": "complete"})
+    write_info(out.run_info, mark_complete(dict(info)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 from pathlib import Path
 
 from virnucpro import __version__
 from virnucpro.errors import ResumeError
+from virnucpro.logs import command_line
 from virnucpro.records import SEAL, load_info, read_info, seal_of, write_info  # noqa: F401  (the run record's I/O)
 
 RESUME_KEYS = ("parameters", "models", "input")  # must match for a run to be resumed
@@ -22,9 +22,25 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__, "cuda": str(torch.version.cuda)}
 
 
+def now_iso() -> str:
+    """The current time as ISO 8601 with the UTC offset, to the second (run_info's `started` and `finished`)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def mark_complete(info: dict) -> dict:
+    """Set `status` complete, the `finished` time and the run's `warnings` (in place); returns `info`."""
+    from virnucpro.logs import run_warnings
+
+    info.update(status="complete", finished=now_iso(), warnings=run_warnings())
+    return info
+
+
 def new_info(parameters: dict, models: dict, input_desc: dict, device: str, precision: str) -> dict:
     owner = "extract" if parameters.get("mode") == "extract" else "predict"
-    return {"tool": "virnucpro", "owner": owner, "status": "running", "command": " ".join(sys.argv), "versions": versions(),
+    return {"tool": "virnucpro", "owner": owner, "status": "running", "command": command_line(), "started": now_iso(),
+            "versions": versions(),
             "parameters": parameters, "models": models, "input": input_desc, "device": device,
             "precision": precision, "counts": {}, "seconds": {}}
 

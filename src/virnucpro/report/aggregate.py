@@ -19,6 +19,7 @@ BINS_PER_DECADE = 8
 LOG_LENGTH_EDGES = np.arange(0, 9 * BINS_PER_DECADE + 1) / BINS_PER_DECADE  # log10 length: 1 bp .. 1 Gbp
 BEST_SCORE_EDGES = np.linspace(0.0, 1.0, 21)
 TOP_N = 25
+SHORT_SHARE = 10  # a sequence shorter than chunk_size / SHORT_SHARE is marked "short" (its call rests on a few residues)
 BLOCK_BYTES = 16 << 20
 SEQUENCE_COLUMNS = ("seq_id", "length", "n_chunks", "n_chunks_with_frames", "n_viral_chunks", "fraction_viral",
                     "max_virus_score", "mean_virus_score", "verdict")
@@ -37,6 +38,8 @@ class RunFigures:
     sequences: int = 0
     bases: int = 0
     top: list[tuple] = field(default_factory=list)  # sequences.tsv rows (as tuples), best first
+    short_bp: int = 0  # sequences with frames shorter than this are counted (and marked) as short
+    short: dict[str, int] = field(default_factory=dict)  # verdict -> short sequences with frames
 
     def length_range(self) -> tuple[int, int]:
         """The length bins of the heatmap's x axis: whole decades around every sequence with frames."""
@@ -47,9 +50,14 @@ class RunFigures:
         return lo, -(-(int(used[-1]) + 1) // BINS_PER_DECADE) * BINS_PER_DECADE
 
 
-def collect(predictions: Path, sequences: Path, top_n: int = TOP_N) -> RunFigures:
-    """Stream the two tables once each into a RunFigures."""
-    figs = RunFigures()
+def short_limit(chunk_size: int) -> int:
+    """The length (bp) under which a sequence is far shorter than the chunk size: marked short in reports."""
+    return max(int(chunk_size) // SHORT_SHARE, 1)
+
+
+def collect(predictions: Path, sequences: Path, top_n: int = TOP_N, short_bp: int = 0) -> RunFigures:
+    """Stream the two tables once each into a RunFigures (counting sequences with frames under `short_bp`)."""
+    figs = RunFigures(short_bp=short_bp)
     for fields in _blocks(predictions, 4):
         scores = np.fromiter(map(float, fields[3::4]), np.float64)  # score2 of each frame
         figs.frame_scores += np.histogram(scores, SCORE_EDGES)[0]
@@ -82,6 +90,9 @@ def _add_sequences(figs: RunFigures, fields: list[str]) -> tuple[list[int], np.n
     for v in set(verdicts):
         figs.verdicts[v] = figs.verdicts.get(v, 0) + verdicts.count(v)
     keep = [k for k, v in enumerate(verdicts) if v != "no_frames"]
+    for k in keep:
+        if lengths[k] < figs.short_bp:
+            figs.short[verdicts[k]] = figs.short.get(verdicts[k], 0) + 1
     fraction_col, best_col = fields[5::9], fields[6::9]
     fractions = np.fromiter((float(fraction_col[k]) for k in keep), np.float64, len(keep))
     best = np.fromiter((float(best_col[k]) for k in keep), np.float64, len(keep))

@@ -11,7 +11,7 @@ from pathlib import Path
 from virnucpro import __version__
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
-from virnucpro.report import aggregate, svg, track
+from virnucpro.report import aggregate, details, svg, track
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
 log = logging.getLogger("virnucpro")
@@ -26,8 +26,10 @@ def write_report(run_dir: Path) -> Path:
     """
     t0 = time.perf_counter()
     info = _finished_info(run_dir)
-    figs = aggregate.collect(run_dir / "prediction_results.txt", run_dir / "sequences.tsv")
-    regions = track.section(track.collect(run_dir, int(info.get("parameters", {}).get("chunk_size", 500))))
+    chunk_size = int(info.get("parameters", {}).get("chunk_size", 500))
+    figs = aggregate.collect(run_dir / "prediction_results.txt", run_dir / "sequences.tsv",
+                             short_bp=aggregate.short_limit(chunk_size))
+    regions = track.section(track.collect(run_dir, chunk_size))
     target = run_dir / REPORT_NAME
     write_atomic(target, render(info, figs, regions))
     log.info("report: %s (%.0f kB, %.2f s)", target, target.stat().st_size / 1e3, time.perf_counter() - t0)
@@ -67,7 +69,8 @@ def verify_tables(run_dir: Path, info: dict, names: tuple[str, ...] = (
 
 def render(info: dict, figs: aggregate.RunFigures, regions: str = "") -> str:
     """The whole page as text; `regions` is the regions section (report.track), placed after the top table."""
-    sections = [_glance(info, figs), _figures(figs), _top_table(figs), regions, _run_details(info)]
+    sections = [_glance(info, figs), _figures(figs), _top_table(figs), regions, details.warnings_section(info),
+                _run_details(info)]
     version = escape(str(info.get("versions", {}).get("virnucpro", __version__)))
     return document("virnucpro report", f"{escape(_input_names(info))} &middot; virnucpro {version}",
                     "".join(sections), "Made by virnucpro from run_info.json, prediction_results.txt, "
@@ -81,9 +84,15 @@ def input_files(desc) -> list[dict]:
 
 def _input_names(info: dict) -> str:
     desc = info.get("input", {})
-    names = [Path(str(f.get("path", "?"))).name for f in input_files(desc)]
+    names = [details.input_label(str(f.get("path", "?"))) for f in input_files(desc)]
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return shown + (" (paired)" if isinstance(desc, dict) and desc.get("paired") else "")
+
+
+CARD_HELP = {"records": "records read from the input (empty ones included)",
+             "sequences": "rows of sequences.tsv: the non-empty records, one verdict each",
+             "chunks": "pieces of at most the chunk size each sequence is cut into",
+             "frames": "translated frames kept (stop-free) and scored"}
 
 
 def _glance(info: dict, figs: aggregate.RunFigures) -> str:
@@ -93,14 +102,27 @@ def _glance(info: dict, figs: aggregate.RunFigures) -> str:
     cards = [("records", c.get("records", 0)), ("sequences", figs.sequences), ("chunks", c.get("chunks", 0)),
              ("frames", figs.frames)]
     cards += [(f"called {k.replace('_', ' ')}", v.get(k, 0)) for k in VERDICT_COLORS]
-    cells = "".join(f'<div class="card" data-key="{escape(k)}"><b>{val:,}</b><span>{escape(k)}'
-                    f'{_share(val, n) if k.startswith("called") else ""}</span></div>' for k, val in cards)
+    cells = "".join(f'<div class="card" title="{escape(CARD_HELP.get(k, ""))}" data-key="{escape(k)}"><b>{val:,}</b>'
+                    f'<span>{escape(k)}{_share(val, n) if k.startswith("called") else ""}</span></div>'
+                    for k, val in cards)
     mix = svg.stacked_bar([(k, v.get(k, 0), col) for k, col in VERDICT_COLORS.items()], width=480)
     total = info.get("seconds", {}).get("total", 0)
-    return (f'<section id="glance"><h2>At a glance</h2><div class="cards">{cells}</div>'
-            f'<p class="mix">{mix} {verdict_legend()}</p><p class="note">{c.get("empty_records_skipped", 0):,} empty '
-            f'record(s) skipped; {c.get("bases", 0):,} bp; device {escape(str(info.get("device", "?")))}, '
-            f'{escape(str(info.get("precision", "?")))}; {total:,.1f} s in all.</p></section>')
+    helps = "; ".join(f"<b>{escape(k)}</b>: {escape(t)}" for k, t in CARD_HELP.items())
+    return (f'<section id="glance"><h2>At a glance</h2><p class="note" id="run-date">Run {escape(details.run_dates(info))}'
+            f'.</p><div class="cards">{cells}</div><p class="note" id="card-help">{helps}.</p>'
+            f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}<p class="note">'
+            f'{c.get("empty_records_skipped", 0):,} empty record(s) skipped; {c.get("bases", 0):,} bp; device '
+            f'{escape(details.cell(info.get("device")))}, {escape(details.cell(info.get("precision")))}; '
+            f'{total:,.1f} s in all.</p></section>')
+
+
+def _short_note(figs: aggregate.RunFigures) -> str:
+    """How many sequences with frames are far shorter than the chunk size (their calls rest on a few residues)."""
+    total = sum(figs.short.values())
+    by = ", ".join(f"{n:,} called {k.replace('_', ' ')}" for k, n in sorted(figs.short.items()))
+    return (f'<p class="note" id="short-count">{total:,} sequence(s) with frames are shorter than {figs.short_bp:,} bp '
+            f'(a tenth of the chunk size){": " + by if by else ""}; their calls rest on a few residues and are marked '
+            f'<span class="short">short</span> in the tables. The verdicts keep the original\'s rule.</p>')
 
 
 def _share(val: int, n: int) -> str:
@@ -135,11 +157,21 @@ def _figure(chart: str, title: str, caption: str) -> str:
 def _top_table(figs: aggregate.RunFigures) -> str:
     head = "".join(f'<th data-type="{"text" if k in ("seq_id", "verdict") else "num"}">{escape(k)}</th>'
                    for k in aggregate.SEQUENCE_COLUMNS)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(_short(x))}</td>" for x in r) + "</tr>" for r in figs.top)
+    rows = "".join(_top_row(r, figs.short_bp) for r in figs.top)
     empty = "" if figs.top else f'<tr><td colspan="{len(aggregate.SEQUENCE_COLUMNS)}">no sequence kept a frame</td></tr>'
     return (f'<section id="top"><h2>Top-scoring sequences</h2><p class="note">The {len(figs.top)} sequences with the '
-            f'highest best-frame virus score (all of them are in sequences.tsv); click a column to sort.</p>'
+            f'highest best-frame virus score (all of them are in sequences.tsv); click a column to sort. '
+            f'<span class="short">short</span>: under {figs.short_bp:,} bp.</p>'
             f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}{empty}</tbody></table></section>')
+
+
+def _top_row(row: tuple, short_bp: int) -> str:
+    """One sequences.tsv row; a sequence under `short_bp` gets a `short` mark after its verdict."""
+    cells = [f"<td>{escape(_short(x))}</td>" for x in row]
+    if int(row[1]) < short_bp:
+        cells[-1] = (f'<td data-short="1">{escape(row[-1])} <span class="short" title="far shorter than the chunk '
+                     f'size">short</span></td>')
+    return "<tr>" + "".join(cells) + "</tr>"
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -149,12 +181,13 @@ def _short(text: str, n: int = 60) -> str:
 def _run_details(info: dict) -> str:
     seconds = [(k.replace("_", " "), float(s)) for k, s in info.get("seconds", {}).items() if k != "total" and s]
     stages = svg.hbars(seconds, "s", "Time per stage") if seconds else "<p>no timings recorded</p>"
+    when = {"started": details.cell(info.get("started")), "finished": details.cell(info.get("finished"))}
     return (f'<section id="run"><h2>Run</h2><div class="grid"><figure><figcaption><b>Time per stage</b> '
             f'{info.get("seconds", {}).get("total", 0):,.1f} s in all</figcaption>{stages}</figure>'
-            f'{_kv_table("Parameters", info.get("parameters", {}))}</div>'
+            f'{_kv_table("Parameters (as used)", details.used_parameters(info))}</div>'
             f'{_models_table(info.get("models", {}))}{_inputs_table(info.get("input", {}))}'
-            f'{_devices_table(info.get("devices", []))}'
-            f'{_kv_table("Software", info.get("versions", {}))}'
+            f'{details.devices_table(info.get("devices", []))}'
+            f'{_kv_table("Software", details.software(info))}{_kv_table("When", when)}'
             f'<p class="note">Command: <code>{escape(_short(str(info.get("command", "")), 400))}</code></p></section>')
 
 
@@ -181,12 +214,3 @@ def _inputs_table(desc: dict) -> str:
                    f"<td class='hash'>{escape(str(f.get('sha256', '')))}</td></tr>" for f in input_files(desc))
     return (f'<table class="wide"><caption>Input</caption><tr><th>file</th><th>bytes</th><th>sha256</th></tr>'
             f'{rows}</table>')
-
-
-def _devices_table(devices: list) -> str:
-    if not devices:
-        return ""
-    keys = [k for k in devices[0] if not isinstance(devices[0][k], (dict, list))]
-    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(str(d.get(k, '')))}</td>" for k in keys) + "</tr>" for d in devices)
-    return f'<table class="wide"><caption>Devices</caption><tr>{head}</tr>{rows}</table>'

@@ -31,6 +31,7 @@ table.sortable th.desc:after{content:" \\25BC"}table.sortable td{font-variant-nu
 svg.spark,svg.mix{vertical-align:middle}td a{color:#1a5276}
 .hash{font-family:ui-monospace,monospace;font-size:11px;word-break:break-all;max-width:560px}
 table.wide{width:100%}code{font-size:12px;word-break:break-all}
+.short{background:#fdebd0;color:#7e5109;border-radius:3px;padding:0 4px;font-size:11px}
 footer{margin-top:30px;color:#777;font-size:12px;border-top:1px solid #eee;padding-top:8px}
 """
 

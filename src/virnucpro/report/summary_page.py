@@ -8,7 +8,6 @@ from pathlib import Path
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
-from virnucpro.errors import InputError
 from virnucpro.report.sample_names import RULE, is_safe_name, relative_href
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
 
@@ -25,8 +24,8 @@ def write_summary(out_dir: Path, samples: list[str]) -> None:
         info = _checked_info(run)
         info["counts"].setdefault("regions", region_count(run))
         figs = aggregate.collect(run / "prediction_results.txt", run / "sequences.tsv")
-        rows.append((sample, info["counts"], figs))
-    write_atomic(Path(out_dir) / "summary.tsv", SUMMARY_HEADER + "".join(_tsv_row(s, c) for s, c, _ in rows))
+        rows.append((sample, info["counts"], figs, info))
+    write_atomic(Path(out_dir) / "summary.tsv", SUMMARY_HEADER + "".join(_tsv_row(r[0], r[1]) for r in rows))
     write_atomic(Path(out_dir) / "summary.html", render(rows))
 
 
@@ -61,27 +60,50 @@ def region_count(run: Path) -> int | str:
         return max(sum(1 for _ in fh) - 1, 0)
 
 
-def render(rows: list[tuple[str, dict, aggregate.RunFigures]]) -> str:
+def render(rows: list[tuple]) -> str:
+    """The page; each row is (sample, counts, RunFigures[, run_info])."""
     head = "".join(f'<th data-type="{t}">{escape(k)}</th>' for k, t in (
         ("sample", "text"), ("records", "num"), ("virus", "num"), ("others", "num"), ("no frames", "num"),
-        ("frames", "num"), ("% virus", "num"), ("viral regions", "num"), ("verdicts", "text"),
-        ("frame virus scores", "text")))
-    body = "".join(_row(sample, counts, figs) for sample, counts, figs in rows)
+        ("frames", "num"), ("% virus", "num"), ("viral regions", "num"), ("chunk size", "num"), ("finished", "text"),
+        ("verdicts", "text"), ("frame virus scores", "text")))
+    body = "".join(_row(r[0], r[1], r[2], r[3] if len(r) > 3 else {}) for r in rows)
     table = (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-             f'<p class="note">verdicts: {verdict_legend()}; frame virus scores from 0 to 1, red from 0.5 (called '
-             f'virus).</p>')
-    return document("virnucpro summary", f"{len(rows)} sample(s); each links to its own report", table,
-                    "Made by virnucpro from each sample's run_info.json and tables.")
+             f'<p class="note">verdicts: {verdict_legend()}; frame virus scores: x from 0 to 1, red from 0.5 (called '
+             f'virus), bar height: frames (the tallest bar is labelled).</p>{_models([r[3] for r in rows if len(r) > 3])}')
+    return document("virnucpro summary", f"{len(rows)} sample(s); each links to its own report; made {_today()}",
+                    table, "Made by virnucpro from each sample's run_info.json and tables.")
 
 
-def _row(sample: str, counts: dict, figs: aggregate.RunFigures) -> str:
+def _today() -> str:
+    from virnucpro.pipeline.run_info import now_iso
+
+    return now_iso()
+
+
+def _models(infos: list[dict]) -> str:
+    """The models of the samples' runs (one table row per distinct model and sha256)."""
+    seen: dict[tuple, None] = {}
+    for info in infos:
+        for name, m in (info.get("models") or {}).items():
+            if isinstance(m, dict):
+                sha = "; ".join(f"{f} {h}" for f, h in (m.get("sha256") or {}).items())
+                seen[(name, str(m.get("ref") or m.get("path") or "-"), sha)] = None
+    rows = "".join(f"<tr><td>{escape(n)}</td><td>{escape(r)}</td><td class='hash'>{escape(h)}</td></tr>"
+                   for n, r, h in seen)
+    return (f'<table class="wide" id="models"><caption>Models (sha256 of every weight file)</caption><tr><th>model</th>'
+            f'<th>from</th><th>sha256</th></tr>{rows or "<tr><td colspan=3>not recorded</td></tr>"}</table>')
+
+
+def _row(sample: str, counts: dict, figs: aggregate.RunFigures, info: dict) -> str:
     v = counts["sequences_by_verdict"]
     n = max(sum(v.values()), 1)
     mix = svg.stacked_bar([(k, v.get(k, 0), c) for k, c in VERDICT_COLORS.items()], width=160, height=14)
     href = relative_href(sample, "report.html")  # None for a name that must not become a link
     link = f'<a href="{escape(href)}">{escape(sample)}</a>' if href else escape(sample)
     cells = [link, f"{counts['records']:,}", f"{v['virus']:,}", f"{v['others']:,}", f"{v['no_frames']:,}",
-             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts.get("regions", "-")), mix, _sparkline(figs)]
+             f"{counts['frames']:,}", f"{100 * v['virus'] / n:.1f}", _count(counts.get("regions", "-")),
+             _count((info.get("parameters") or {}).get("chunk_size", "-")), escape(str(info.get("finished") or "-")),
+             mix, _sparkline(figs)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
@@ -89,7 +111,8 @@ def _count(value) -> str:
     return f"{value:,}" if isinstance(value, int) else escape(str(value))
 
 
-def _sparkline(figs: aggregate.RunFigures, width: int = 160, height: int = 32) -> str:
+def _sparkline(figs: aggregate.RunFigures, width: int = 160, height: int = 32, axis: int = 12) -> str:
+    """The frame score histogram, small, with its x axis (0, 0.5, 1) and the tallest bar's count."""
     counts = figs.frame_scores.tolist()
     top = max(max(counts, default=0), 1)
     w = width / len(counts)
@@ -97,7 +120,10 @@ def _sparkline(figs: aggregate.RunFigures, width: int = 160, height: int = 32) -
     bars = "".join(f'<rect x="{k * w:.1f}" y="{height - c / top * height:.1f}" width="{w - 0.3:.1f}" '
                    f'height="{c / top * height:.1f}" fill="{VERDICT_COLORS["virus" if edges[k] >= 0.5 else "others"]}"/>'
                    for k, c in enumerate(counts) if c)
-    return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
-            f'<title>{figs.frames:,} frame virus scores</title><rect width="{width}" height="{height}" fill="#f6f6f6"/>'
-            f'{bars}</svg>')
-
+    ticks = "".join(f'<text x="{x}" y="{height + axis - 2}" text-anchor="{a}" font-size="10">{t}</text>'
+                    for x, a, t in ((0, "start", "0"), (width / 2, "middle", "0.5"), (width, "end", "1")))
+    peak = f'<text x="2" y="10" font-size="10" fill="#555">max {top:,}</text>'
+    return (f'<svg class="spark" viewBox="0 0 {width} {height + axis}" width="{width}" height="{height + axis}" '
+            f'role="img"><title>{figs.frames:,} frame virus scores</title><rect width="{width}" height="{height}" '
+            f'fill="#f6f6f6"/>{bars}<line x1="0" x2="{width}" y1="{height}" y2="{height}" stroke="#888"/>{ticks}'
+            f'{peak}</svg>')

@@ -72,8 +72,10 @@ def histogram(edges: list[float], counts: list[int], x_label: str, y_label: str,
                 _y_axis(f, nice_ticks(0, top), y_label))
 
 
-def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str, y_label: str, title: str) -> str:
-    """Line chart: name -> (xs, ys, colour), with a legend; points carry their value in a <title>."""
+def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str, y_label: str, title: str,
+          mark: tuple[float, str] | None = None) -> str:
+    """Line chart: name -> (xs, ys, colour), with a legend; points carry their value in a <title>; `mark`
+    (x, label) draws a dashed vertical line there (e.g. the best epoch)."""
     xs = [x for v in series.values() for x in v[0]] or [0, 1]
     ys = [y for v in series.values() for y in v[1] if y == y] or [0, 1]  # NaN-free
     lo, hi = min(ys), max(ys)
@@ -88,6 +90,11 @@ def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str,
                   f'{y:.4g}</title></circle>' for x, y in pts]
         legend.append(f'<rect x="{LEFT + 10 + 130 * k}" y="{TOP - 10}" width="10" height="3" fill="{col}"/>'
                       f'<text x="{LEFT + 24 + 130 * k}" y="{TOP - 5}" class="small">{escape(name)}</text>')
+    if mark is not None:
+        x = f.x(mark[0])
+        marks.append(f'<g class="mark"><line x1="{x:.1f}" x2="{x:.1f}" y1="{f.y(f.y1):.1f}" y2="{f.y(f.y0):.1f}" '
+                     f'stroke="#555" stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{f.y(f.y1) + 12:.1f}" '
+                     f'class="label">{escape(mark[1])}</text></g>')
     return _svg(f, title, marks, legend, _x_axis(f, nice_ticks(f.x0, f.x1), x_label),
                 _y_axis(f, nice_ticks(f.y0, f.y1), y_label, lambda v: f"{v:g}"))
 
@@ -180,8 +187,10 @@ def _y_axis(f: Frame, ticks: list[float], label: str, fmt=fmt_count) -> str:
 
 
 def _legend(f: Frame, top: int) -> str:
-    x, y = f.width - RIGHT - 5 * 14 - 70, 2
-    boxes = "".join(f'<rect x="{x + 24 + k * 14}" y="{y}" width="14" height="9" fill="{c}"/>'
-                    for k, c in enumerate(RAMP))
-    return (f'<text x="{x + 20}" y="{y + 9}" text-anchor="end" class="small">1</text>{boxes}'
-            f'<text x="{x + 24 + 5 * 14 + 4}" y="{y + 9}" class="small">{fmt_count(top)} (log)</text>')
+    """The colour key of a heatmap: the ramp's boxes from 1 to `top` sequences (log scale), readable size."""
+    box_w, box_h = 22, 12
+    x, y = f.width - RIGHT - len(RAMP) * box_w - 96, 1
+    boxes = "".join(f'<rect x="{x + 30 + k * box_w}" y="{y}" width="{box_w}" height="{box_h}" fill="{c}" '
+                    f'stroke="#999" stroke-width="0.5"/>' for k, c in enumerate(RAMP))
+    return (f'<g class="heat-key"><text x="{x + 26}" y="{y + 11}" text-anchor="end" class="label">1</text>{boxes}'
+            f'<text x="{x + 34 + len(RAMP) * box_w}" y="{y + 11}" class="label">{fmt_count(top)} (log)</text></g>')

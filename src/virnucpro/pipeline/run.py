@@ -87,6 +87,8 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                          "--force to recompute", out.root)
             return done
         info["counts"] = scan(inputs)  # validates the whole input before the output dir is claimed
+        for warning in r.warnings:
+            log.warning("%s", warning)
         clock.lap("scan")
         earlier = earlier_fast_mode(out, cfg.force)
         claim(out, info, cfg.force, cfg.resume)

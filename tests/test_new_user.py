@@ -183,9 +183,17 @@ def test_classifier_warning_never_comes_before_an_input_error(tmp_path, run_cli,
         assert code == 2 and "records no chunk size" not in err, err
 
 
+def test_classifier_warning_never_comes_before_an_output_dir_error(tmp_path, run_cli, model_args):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "prediction_results.txt").write_text("someone else's\n")
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", *model_args)
+    assert code == 2 and "records no chunk size" not in err and "--force" in _error_line(err)
+
+
 def test_classifier_warning_still_said_for_a_good_input(tmp_path, run_cli, model_args):
     code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", *model_args)
     assert code == 0 and err.count("records no chunk size") == 1
+    assert "records no chunk size" in (tmp_path / "o" / "virnucpro.log").read_text()
 
 
 @pytest.mark.parametrize("extra", [[], ["--keep-intermediate"]])

@@ -87,14 +87,14 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                          "--force to recompute", out.root)
             return done
         info["counts"] = scan(inputs)  # validates the whole input before the output dir is claimed
-        for warning in r.warnings:
-            log.warning("%s", warning)
         clock.lap("scan")
         earlier = earlier_fast_mode(out, cfg.force)
         claim(out, info, cfg.force, cfg.resume)
         session.claimed = True
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:
+            for warning in r.warnings:  # after every input and output-directory check: never before their errors
+                log.warning("%s", warning)
             plans: list = []
             info["plan"] = {"unit_frames": unit_frames_for(cfg.unit_frames, r.devices[0], info["counts"]["frames"])}
             todo, work = first_or_none(units_to_compute(inputs.prepared(), info["plan"]["unit_frames"], out, plans,

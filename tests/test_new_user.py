@@ -203,6 +203,24 @@ def test_empty_record_warning_is_said_once(tmp_path, run_cli, model_args, extra)
     assert code == 0 and err.count("skipped 1 empty record(s)") == 1, err
 
 
+def test_check_precision_sample_warns_empty_records_once(tmp_path):
+    import logging
+
+    from virnucpro.commands.check_precision import CheckConfig, sample_frames
+
+    src = _fasta(tmp_path / "c.fa", CONTIG + ">empty\n\n" + CONTIG.replace("c1", "c2"))
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    logger = logging.getLogger("virnucpro")
+    logger.addHandler(handler)
+    try:
+        sample = sample_frames(CheckConfig(inputs=[str(src)], frames=1_000_000))  # reads the input twice
+    finally:
+        logger.removeHandler(handler)
+    assert sample.ids and sum("skipped 1 empty record(s)" in m for m in said) == 1, said
+
+
 def test_rna_warning_is_said_once(tmp_path, run_cli, model_args):
     src = _fasta(tmp_path / "c.fa", CONTIG.replace("T", "U"))
     code, _, err = run_cli("predict", src, "-o", tmp_path / "o", *model_args)

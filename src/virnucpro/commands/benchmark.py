@@ -8,6 +8,7 @@ import sys
 from virnucpro.argtypes import int_in
 from virnucpro import argtypes as A
 from virnucpro.commands import flags
+from virnucpro.errors import VirnucproError
 
 
 def add_parser(sub) -> None:
@@ -39,7 +40,7 @@ def add_parser(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the chosen benchmark; a failure or a stop says it starts over (its work lies in a temporary directory)."""
-    from virnucpro.errors import Stopped, VirnucproError, WorkerError, describe_os_error
+    from virnucpro.errors import Stopped, WorkerError, describe_os_error
 
     try:
         return _main(args)
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _starts_over(exc: VirnucproError) -> VirnucproError:
     """The same error without the resume promise of a predict run (the benchmark keeps no work to resume)."""
-    from virnucpro.errors import Stopped, VirnucproError
+    from virnucpro.errors import Stopped
 
     text = str(exc).split(": committed units are kept")[0].split(", then rerun the same command")[0]
     if isinstance(exc, Stopped):

@@ -72,8 +72,8 @@ def test_several_inputs_equal_their_concatenation(tmp_path, run_cli, model_args)
 
 
 def test_duplicate_id_across_inputs_points_at_paired(tmp_path, run_cli, model_args):
-    reads = _reads(5, 5)
-    code, _, err = run_cli("predict", _fastq(tmp_path / "r_1.fq", reads), _fastq(tmp_path / "r_2.fq", reads),
+    reads, mates = _reads(5, 5), _reads(5, 6)  # same IDs, other sequences (identical files are one file twice)
+    code, _, err = run_cli("predict", _fastq(tmp_path / "r_1.fq", reads), _fastq(tmp_path / "r_2.fq", mates),
                            "-o", tmp_path / "out", *model_args, "--device", "cpu")
     line = one_error_line(err)
     assert code == 2 and "duplicate sequence ID 'r0'" in line and "--paired" in line

@@ -62,7 +62,7 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
 
     wf = tmp_path / "wf"
     assert run_cli("workflow", wf)[0] == 0
-    assert {p.name for p in wf.rglob("*") if p.is_file()} == {"Snakefile", "config.yaml", "README.md"}
+    assert {p.name for p in wf.rglob("*") if p.is_file()} == {"Snakefile", "config.yaml", "README.md", "samples.tsv"}
     assert (wf / "profiles" / "slurm" / "config.yaml").exists()
     _write_config(wf, samples, tiny_models, paired={"mates": mates})
     proc = _run(wf)

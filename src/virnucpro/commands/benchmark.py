@@ -8,10 +8,18 @@ import sys
 from virnucpro.argtypes import int_in
 from virnucpro import argtypes as A
 from virnucpro.commands import flags
+from virnucpro.errors import VirnucproError
 
 
 def add_parser(sub) -> None:
-    p = flags.subparser(sub, "benchmark", "GPU benchmark with full-size random-weight models (no download)")
+    p = sub.add_parser("benchmark", help="GPU benchmark with full-size random-weight models (no download)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Measure speed on this machine's GPU with full-size ESM-2 3B and DNABERT-S built "
+                                   "with random weights (no download; speed does not depend on weight values): the "
+                                   "encoders on 150- and 500-bp frames against the transformers baseline, then predict "
+                                   "end to end. --fp8 measures the fast mode instead, --devices the scaling over "
+                                   "several devices. Results go to --out as JSON; work lies in a temporary directory "
+                                   "(an interrupted benchmark starts over).")
     p.add_argument("--encoder-frames", type=int_in(*A.FRAMES), default=40_000, help="frames per workload (W150, W500)")
     p.add_argument("--baseline-frames", type=int_in(*A.FRAMES), default=8_000, help="frames for the transformers "
                    "EsmModel baseline measured in the same process")
@@ -31,6 +39,28 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark; a failure or a stop says it starts over (its work lies in a temporary directory)."""
+    from virnucpro.errors import Stopped, WorkerError, describe_os_error
+
+    try:
+        return _main(args)
+    except (Stopped, WorkerError, OSError) as exc:
+        raise _starts_over(describe_os_error(exc) if isinstance(exc, OSError) else exc) from None
+
+
+def _starts_over(exc: VirnucproError) -> VirnucproError:
+    """The same error without the resume promise of a predict run (the benchmark keeps no work to resume)."""
+    from virnucpro.errors import Stopped
+
+    text = str(exc).split(": committed units are kept")[0].split(", then rerun the same command")[0]
+    if isinstance(exc, Stopped):
+        text = f"stopped by {exc.signal_name}"
+    out = VirnucproError(f"benchmark {text}: it keeps no work (a temporary directory): run it again from the start")
+    out.exit_code = exc.exit_code
+    return out
+
+
+def _main(args: argparse.Namespace) -> int:
     import torch
 
     from virnucpro.benchmarking import gpu as benchmark
@@ -72,5 +102,17 @@ def _run_scaling(args: argparse.Namespace) -> int:
     from virnucpro.pipeline.devices import parse_devices, resolve_devices
 
     devices = resolve_devices(parse_devices(args.devices))
+    if devices[0] == "cpu":
+        _warn_cpu(len(devices), args.reads_per_device)
     run_scaling(devices, args.reads_per_device, args.out, _commit(), " ".join(sys.argv))
     return 0
+
+
+def _warn_cpu(workers: int, reads_per_device: int) -> None:
+    import logging
+
+    logging.getLogger("virnucpro").warning(
+        "benchmark --devices on the CPU: every worker builds the full-size ESM-2 3B and DNABERT-S (about 12 GB of "
+        "memory each, %d GB in all) and embeds %s reads per worker on the CPU, which takes hours; the benchmark "
+        "measures GPUs (a smaller --reads-per-device gives a quick CPU figure)", 12 * workers,
+        f"{reads_per_device:,}")

@@ -74,13 +74,16 @@ def _device(cfg: CheckConfig) -> str:
 
     device = resolve_devices(parse_devices(cfg.device))[0]
     if cfg.linear == "fp8":
-        check_fp8([device])
+        check_fp8([device], "check-precision", "run it on a GPU with compute capability 8.9+ (Ada, Hopper, later; "
+                  "--device cuda:N picks one); elsewhere there is no fast mode to check: use the default precision")
     return device
 
 
 def sample_frames(cfg: CheckConfig, threads: int = 1) -> Sample:
     """Every k-th chunk that keeps frames (all its frames), k chosen so that about `cfg.frames` are taken."""
-    return _sample(lambda: read_inputs(cfg.inputs, 4096, None, threads, cfg.paired), cfg.chunk_size, cfg.frames)
+    first = iter([True])  # the sampler may read the input twice: say what was skipped once
+    return _sample(lambda: read_inputs(cfg.inputs, 4096, None, threads, cfg.paired, next(first, False)),
+                   cfg.chunk_size, cfg.frames)
 
 
 def _climb(cfg: CheckConfig, paths, device: str, s: Sample, threads: int) -> tuple[str, list[dict]]:

@@ -9,7 +9,14 @@ from virnucpro.commands import flags
 
 
 def add_parser(sub) -> None:
-    p = flags.subparser(sub, "download", "fetch all models into the cache (for offline compute nodes)")
+    p = sub.add_parser("download", help="fetch all models into the cache (for offline compute nodes)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Fetch the published models once, on a machine with internet: ESM-2 3B "
+                                   "(facebook/esm2_t36_3B_UR50D, about 11 GB), DNABERT-S (zhihan1996/DNABERT-S, about "
+                                   "0.5 GB) and the classifiers for 300- and 500-bp chunks (a few MB), about 12 GB in "
+                                   "all, into the model cache ($VIRNUCPRO_HOME, else ~/.cache/virnucpro, or "
+                                   "--model-dir). What is cached already is checked, not fetched again. Then run "
+                                   "predict anywhere with the same --model-dir and --offline.")
     p.add_argument("--chunk-size", type=int, choices=[300, 500], nargs="+", default=[300, 500],
                    help="which published classifiers to fetch")
     p.add_argument("--dnabert", default=flags.DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")

@@ -67,7 +67,7 @@ def add_parser(sub) -> None:
                       "(dnabert_s, esm2 per frame; frame IDs in the metadata) and embeddings/index.json. "
                       "Load all: `ids, dna, esm = virnucpro.commands.extract.load(DIR)`.")
     flags.input_args(p)
-    flags.model_args(p)
+    flags.model_args(p, classifier=False)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="auto (every GPU torch sees, else the CPU), "
                    "cpu, cuda, cuda:N, or a comma-separated list: one worker per entry")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
@@ -83,6 +83,7 @@ def add_parser(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from virnucpro.commands import predict as cmd_predict
 
+    flags.unused_classifier(args, "extract", "writes the encoders' embeddings only")
     run(cmd_predict.PredictConfig(
         inputs=args.inputs, paired=args.paired, output_dir=args.output_dir, chunk_size=args.chunk_size,
         models=flags.model_refs(args), model_dir=args.model_dir, offline=args.offline, device=args.device,

@@ -40,11 +40,16 @@ def verbosity(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
 
 
-def common(p: argparse.ArgumentParser) -> None:
+ENCODER_THREADS = ("CPU threads for decompression, and for the encoders when they run on the CPU; 0 = every core "
+                   "this job may use (more are bounded to that)")
+FORCE = ("start over: first remove what an earlier run wrote in -o (virnucpro's own files only: tables, work units, "
+         "run_info.json, log); anything else there is left alone")
+
+
+def common(p: argparse.ArgumentParser, threads_help: str = ENCODER_THREADS, force_help: str = FORCE) -> None:
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for all outputs")
-    p.add_argument("--threads", type=threads_arg, default=0, help="CPU threads for decompression, and for the "
-                   "encoders when they run on the CPU; 0 = every core this job may use (more are bounded to that)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output directory")
+    p.add_argument("--threads", type=threads_arg, default=0, help=threads_help)
+    p.add_argument("--force", action="store_true", help=force_help)
     verbosity(p)
 
 
@@ -57,16 +62,29 @@ def input_args(p: argparse.ArgumentParser) -> None:
                    f"{A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]} (300 or 500 select the published classifiers)")
 
 
-def model_args(p: argparse.ArgumentParser) -> None:
+def model_args(p: argparse.ArgumentParser, classifier: bool = True) -> None:
+    """The model flags; `classifier=False` (extract, train: encoders only) keeps --classifier out of --help.
+
+    There --classifier is still accepted, and ignored with a warning (`unused_classifier`), so shared
+    argument lists keep working.
+    """
     p.add_argument("--dnabert", default=DEFAULTS["dnabert"], help="DNABERT-S Hugging Face id or local directory")
     p.add_argument("--esm", default=DEFAULTS["esm"], help="ESM-2 Hugging Face id, HF directory or fair-esm .pt file")
     p.add_argument("--classifier", default=None, help="classifier .pth/.safetensors (default: the published one "
-                   "for --chunk-size)")
+                   "for --chunk-size)" if classifier else argparse.SUPPRESS)
     p.add_argument("--dnabert-revision", default=None, help="pin a hub revision (commit, tag or branch)")
     p.add_argument("--esm-revision", default=None, help="pin a hub revision (commit, tag or branch)")
     p.add_argument("--model-dir", type=A.directory, default=None, help="model cache (default $VIRNUCPRO_HOME or "
                    "~/.cache/virnucpro)")
     p.add_argument("--offline", action="store_true", help="never download; use cached or local models only")
+
+
+def unused_classifier(args: argparse.Namespace, command: str, why: str) -> None:
+    """Warn that --classifier was given to a command that uses no classifier."""
+    import logging
+
+    if args.classifier is not None:
+        logging.getLogger("virnucpro").warning("--classifier %s is not used: %s %s", args.classifier, command, why)
 
 
 def model_refs(args: argparse.Namespace):

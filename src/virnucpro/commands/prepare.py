@@ -117,7 +117,9 @@ def add_parser(sub) -> None:
                       "Write chunks.fa, identified_nucleotide.fa and identified_protein.faa exactly "
                       "as the original VirNucPro preparation step.")
     flags.input_args(p)
-    flags.common(p)
+    flags.common(p, threads_help="CPU threads for decompressing the input; 0 = every core this job may use",
+                 force_help="replace the three FASTA files and run_info.json of an earlier prepare in -o; anything "
+                 "else there is left alone")
     p.set_defaults(func=main)
 
 

@@ -220,7 +220,7 @@ def add_parser(sub) -> None:
     p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
                    f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the classifier and reports")
-    flags.model_args(p)
+    flags.model_args(p, classifier=False)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="where the encoders run (the first device "
                    "given is used)")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
@@ -235,6 +235,7 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    flags.unused_classifier(args, "train", "trains a new classifier (written to -o)")
     run(TrainConfig(
         viral=args.viral, other=args.other, output_dir=args.output_dir, chunk_size=args.chunk_size,
         models=flags.model_refs(args), model_dir=args.model_dir, offline=args.offline, device=args.device,

@@ -15,6 +15,7 @@ from virnucpro.commands import flags
 
 log = logging.getLogger("virnucpro")
 FILES = ("Snakefile", "config.yaml", "README.md", "profiles/slurm/config.yaml")
+SAMPLES = "samples.tsv"  # a template, written only where none exists: the user's list is never overwritten
 
 
 @dataclass
@@ -26,7 +27,8 @@ class WorkflowConfig:
 
 
 def run(cfg: WorkflowConfig) -> list[Path]:
-    """Copy the workflow files into cfg.directory (existing ones only with --force); returns their paths."""
+    """Copy the workflow files into cfg.directory (existing ones only with --force), and the samples.tsv template
+    where there is none; returns the paths of the workflow files."""
     from virnucpro.pipeline.outputs import OutputPaths
     from virnucpro.pipeline.workdir import check_output_dir, held_directory
 
@@ -35,10 +37,20 @@ def run(cfg: WorkflowConfig) -> list[Path]:
     with held_directory(OutputPaths(Path(cfg.directory)), "workflow") as session:
         session.drop_lock_file = True
         _write_files(targets, cfg.force)
+        template = _write_samples_template(cfg.directory / SAMPLES)
         session.claimed = True
-    log.info("wrote the workflow into %s: edit config.yaml and samples.tsv, then run `snakemake --cores 8` here, or "
-             "`snakemake --workflow-profile profiles/slurm` on a SLURM login node", cfg.directory)
+    what = "list your samples in samples.tsv (a template)" if template else "check samples.tsv (kept as it was)"
+    log.info("wrote the workflow into %s: %s and edit config.yaml, then run `snakemake --cores 8` there, or "
+             "`snakemake --workflow-profile profiles/slurm` on a SLURM login node", cfg.directory, what)
     return targets
+
+
+def _write_samples_template(target: Path) -> bool:
+    """Write the samples.tsv template unless the file exists; True when written."""
+    if target.exists():
+        return False
+    write_atomic(target, (resources.files("virnucpro") / "data" / "workflow" / SAMPLES).read_text())
+    return True
 
 
 def _write_files(targets: list[Path], force: bool) -> None:
@@ -53,9 +65,17 @@ def _write_files(targets: list[Path], force: bool) -> None:
 
 
 def add_parser(sub) -> None:
-    p = flags.subparser(sub, "workflow", "write a Snakemake workflow (many samples, shards, SLURM profile)")
-    p.add_argument("directory", type=A.directory, help="where to write Snakefile, config.yaml, profiles/slurm/ and README.md")
-    p.add_argument("--force", action="store_true", help="overwrite existing workflow files")
+    p = sub.add_parser("workflow", help="write a Snakemake workflow (many samples, shards, SLURM profile)",
+                       formatter_class=flags.DefaultsOnceFormatter,
+                       description="Write a ready Snakemake workflow into DIRECTORY: Snakefile, config.yaml (every "
+                                   "key explained), a samples.tsv template, profiles/slurm/ and a README. List your "
+                                   "samples in samples.tsv, then run `snakemake --cores 8` there (or `snakemake "
+                                   "--workflow-profile profiles/slurm` on a SLURM login node). Snakemake comes with "
+                                   "`pip install \".[workflow]\"` from the virnucpro checkout.")
+    p.add_argument("directory", type=A.directory, help="where to write Snakefile, config.yaml, samples.tsv, profiles/slurm/ "
+                   "and README.md")
+    p.add_argument("--force", action="store_true", help="overwrite the workflow files (Snakefile, config.yaml, "
+                   "profiles/slurm/config.yaml, README.md); samples.tsv and results are never touched")
     flags.verbosity(p)
     p.set_defaults(func=main)
 

@@ -21,13 +21,11 @@ from virnucpro.io.duplicates import DuplicateChecker
 from virnucpro.io.end_marker import TailKeeper, check_end_marker, check_ends, checker_for
 from virnucpro.errors import InputError
 from virnucpro.io.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
+from virnucpro.io.repeated import duplicate_error, refuse_repeated_inputs
 from virnucpro.io.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
 from virnucpro.io.rna import u_as_t
 
 log = logging.getLogger("virnucpro")
-
-PAIRED_HINT = ("mates of paired reads share an ID (its first word): pass --paired (two mate files or one "
-               "interleaved file) to name them ID/1 and ID/2")
 
 
 @dataclass
@@ -112,8 +110,11 @@ def read_batches(path: str, batch_size: int = 16384, stats: ReadStats | None = N
 
 
 def read_inputs(paths: list[str], batch_size: int = 16384, stats: ReadStats | None = None, threads: int = 1,
-                paired: bool = False) -> Iterator[RecordBatch]:
+                paired: bool = False, warn: bool = True) -> Iterator[RecordBatch]:
     """Yield batches of validated, non-empty records from the files in order (`paired`: mates, see `mates`).
+
+    `warn=False` keeps the skipped-record warnings for a later pass over input already read once (they are
+    said once per run).
 
     Raises:
         InputError: unreadable/non-FASTA input, corrupt compression, duplicate IDs, mates that do not pair.
@@ -121,11 +122,21 @@ def read_inputs(paths: list[str], batch_size: int = 16384, stats: ReadStats | No
     stats = stats if stats is not None else ReadStats()
     dups = DuplicateChecker()
     named = _describe(paths[0]) if len(paths) == 1 else f"the {len(paths)} inputs"
+    if not paired:  # --paired compares its two mate files itself
+        refuse_repeated_inputs(paths, [_describe(p) for p in paths])
     for ids, seqs in _groups(paths, batch_size, stats, threads, paired):
         if not all(seqs):
             ids, seqs = _drop_empty(ids, seqs, stats)
-        if ids:
-            yield _finish_batch(named, ids, seqs, dups, stats)
+        if not ids:
+            continue
+        if (dup := dups.add(ids)) is not None:
+            raise duplicate_error(dup, named, paths, [_describe(p) for p in paths], paired)
+        yield _finish_batch(ids, seqs, stats)
+    if warn:
+        _warn_skipped(named, stats)
+
+
+def _warn_skipped(named: str, stats: ReadStats) -> None:
     if stats.rna:
         log.warning("read U as T in %d RNA record(s) of %s (first: %s): the frames are those of the same DNA",
                     stats.rna, named, ", ".join(repr(i) for i in stats.rna_ids))
@@ -222,11 +233,7 @@ def _drop_empty(ids: list[str], seqs: list[str], stats: ReadStats) -> tuple[list
     return [i for i, _ in kept], [s for _, s in kept]
 
 
-def _finish_batch(named: str, ids: list[str], seqs: list[str], dups: DuplicateChecker,
-                  stats: ReadStats) -> RecordBatch:
-    dup = dups.add(ids)
-    if dup is not None:
-        raise InputError(f"duplicate sequence ID {dup[:60]!r} in {named}: {PAIRED_HINT}")
+def _finish_batch(ids: list[str], seqs: list[str], stats: ReadStats) -> RecordBatch:
     seqs, rna = u_as_t(seqs)
     if rna:
         stats.rna += len(rna)

@@ -43,18 +43,22 @@ def trained_chunk_size(classifier: Path, sha256: str, classifiers_dir: Path) -> 
     return None
 
 
-def check_chunk_size(classifier: Path, sha256: str, classifiers_dir: Path, chunk_size: int) -> None:
-    """Refuse a classifier recorded for another chunk size; warn when nothing records one.
+def check_chunk_size(classifier: Path, sha256: str, classifiers_dir: Path, chunk_size: int) -> str | None:
+    """Refuse a classifier recorded for another chunk size; a warning when nothing records one.
 
+    Returns:
+        The warning, for the caller to log once the input is checked (so it never precedes an input
+        error), or None.
     Raises:
         ModelError: naming both chunk sizes and the fix.
     """
     trained = trained_chunk_size(classifier, sha256, classifiers_dir)
     if trained is None:
-        log.warning("%s records no chunk size: make sure it was trained for --chunk-size %d", classifier, chunk_size)
-    elif trained != chunk_size:
+        return f"{classifier} records no chunk size: make sure it was trained for --chunk-size {chunk_size}"
+    if trained != chunk_size:
         raise ModelError(f"classifier {classifier.name!r} is for {trained}-bp chunks, not --chunk-size {chunk_size}: "
                          f"pass --chunk-size {trained}, or the classifier for {chunk_size}-bp chunks")
+    return None
 
 
 def _metadata_chunk_size(path: Path) -> int | None:

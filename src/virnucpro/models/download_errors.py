@@ -12,7 +12,11 @@ import socket
 import ssl
 from typing import Iterator
 
-OFFLINE_FIX = "run `virnucpro download` where there is internet (same --model-dir) or pass a local path"
+
+def offline_fix(flag: str = "") -> str:
+    """The way out when a model cannot be fetched here; `flag` is the option that takes a local copy."""
+    where = f"with {flag}" if flag else "with --dnabert DIR, --esm DIR, --classifier FILE"
+    return f"run `virnucpro download` where there is internet (same --model-dir) or pass a local copy {where}"
 
 
 def _chain(exc: BaseException, depth: int = 0) -> Iterator[BaseException]:
@@ -35,17 +39,20 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def describe(exc: BaseException, in_download_command: bool = False) -> tuple[str, str]:
-    """(cause, fix) for a failed download; the fix never tells `virnucpro download` to run itself."""
+def describe(exc: BaseException, in_download_command: bool = False, flag: str = "") -> tuple[str, str]:
+    """(cause, fix) for a failed download; the fix never tells `virnucpro download` to run itself.
+
+    `flag` (e.g. `--esm DIR`) is the option through which the user can give a local copy instead.
+    """
     network_fix = ("check the network or proxy (HTTPS_PROXY) and try again" if in_download_command else
-                   f"check the network/proxy (HTTPS_PROXY) or {OFFLINE_FIX}")
+                   f"check the network/proxy (HTTPS_PROXY) or {offline_fix(flag)}")
     found = _known_cause(exc, network_fix)
     if found is not None:
         return found
     if any(type(e).__name__ == "LocalEntryNotFoundError" for e in _chain(exc)):  # offline, and no network cause
         if in_download_command:
             return "downloads are switched off (HF_HUB_OFFLINE=1)", "unset HF_HUB_OFFLINE and try again"
-        return "not in the cache and downloads are off (--offline or HF_HUB_OFFLINE=1)", OFFLINE_FIX
+        return "not in the cache and downloads are off (--offline or HF_HUB_OFFLINE=1)", offline_fix(flag)
     return f"{type(exc).__name__}: {str(exc)[:80]}", network_fix
 
 

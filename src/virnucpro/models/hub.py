@@ -16,8 +16,10 @@ def looks_like_path(ref: str) -> bool:
 
 def resolve_model(ref: str, *, revision: str | None = None, cache_dir: Path | None = None,
                   allow_patterns: list[str] | None = None, offline: bool = False,
-                  in_download_command: bool = False) -> Path:
+                  in_download_command: bool = False, flag: str = "") -> Path:
     """Local directory/file for `ref`, downloading a hub snapshot if needed (and allowed).
+
+    `flag` names the option that takes a local copy instead (`--esm DIR`), for the error's fix.
 
     Honours HF_HUB_OFFLINE / HF_HOME through huggingface_hub; `offline=True` forbids network use.
     Raises:
@@ -35,6 +37,6 @@ def resolve_model(ref: str, *, revision: str | None = None, cache_dir: Path | No
         return Path(snapshot_download(ref, revision=revision, cache_dir=str(cache_dir) if cache_dir else None,
                                       allow_patterns=allow_patterns, local_files_only=offline))
     except Exception as exc:  # hub errors: offline, not cached, no such repo, network down, disk full
-        cause, fix = describe(exc, in_download_command)
+        cause, fix = describe(exc, in_download_command, flag)
         raise ModelError(f"model {ref!r}{' @ ' + revision if revision else ''} could not be downloaded: {cause}: "
                          f"{fix}") from None

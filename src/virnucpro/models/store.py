@@ -80,8 +80,8 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
         ModelError: a model is neither local nor obtainable, naming the command that fixes it.
     """
     hub = home / "hub"
-    dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub,
-                            allow_patterns=DNABERT_FILES, offline=offline, in_download_command=in_download_command)
+    dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub, allow_patterns=DNABERT_FILES,
+                            offline=offline, in_download_command=in_download_command, flag="--dnabert DIR")
     esm = _resolve_esm(refs, hub, offline, in_download_command)
     return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command))
 
@@ -89,17 +89,17 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
 def resolve_encoders(refs: ModelRefs, home: Path, offline: bool) -> tuple[Path, Path]:
     """Local paths of DNABERT-S and ESM-2 only (training needs no classifier)."""
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=home / "hub",
-                            allow_patterns=DNABERT_FILES, offline=offline)
+                            allow_patterns=DNABERT_FILES, offline=offline, flag="--dnabert DIR")
     return dnabert, _resolve_esm(refs, home / "hub", offline, False)
 
 
 def _resolve_esm(refs: ModelRefs, hub: Path, offline: bool, in_download_command: bool) -> Path:
     path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, allow_patterns=ESM_FILES,
-                         offline=offline, in_download_command=in_download_command)
+                         offline=offline, in_download_command=in_download_command, flag="--esm DIR")
     if path.is_dir() and not any((path / n).exists() for n in ("model.safetensors", "pytorch_model.bin")):
         path = resolve_model(refs.esm, revision=refs.revision_esm, cache_dir=hub, offline=offline,
                              allow_patterns=["config.json", "pytorch_model.bin"],
-                             in_download_command=in_download_command)
+                             in_download_command=in_download_command, flag="--esm DIR")
     return path
 
 
@@ -123,7 +123,8 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
         raise ModelError("downloads are switched off (HF_HUB_OFFLINE=1): unset HF_HUB_OFFLINE and try again")
     if offline or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ModelError(f"classifier {target} is not cached and downloads are off: run `virnucpro download "
-                         f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir)")
+                         f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir), or pass "
+                         "a local copy with --classifier FILE")
     return download_classifier(chunk_size, target, in_download_command)
 
 
@@ -151,7 +152,7 @@ def download_classifier(chunk_size: int, target: Path, in_download_command: bool
         record_published(target.parent, h.hexdigest(), chunk_size)
     except (OSError, ValueError) as exc:  # URLError/HTTPError are OSErrors; ValueError: a malformed URL
         tmp.unlink(missing_ok=True)
-        cause, fix = describe(exc, in_download_command)
+        cause, fix = describe(exc, in_download_command, "--classifier FILE")
         raise ModelError(f"could not download {url}: {cause}: {fix}") from None
     log.info("downloaded %s (sha256 %s)", target, h.hexdigest())
     return target

@@ -47,9 +47,23 @@ def resolve_devices(entries: list[str]) -> list[str]:
         if e.startswith("cuda") and int(e.split(":")[1]) >= n:
             raise InputError(f"--device {e} asked for a GPU but torch sees {n}: use --device cpu or an index below "
                              f"{n} (CUDA_VISIBLE_DEVICES renumbers the visible GPUs from 0)" if n else
-                             f"--device {e} asked for a GPU but torch sees none: use --device cpu, or install a CUDA "
-                             "build of torch")
+                             f"--device {e} asked for a GPU but torch sees none: {no_gpu_reason()}")
     return out
+
+
+def no_gpu_reason() -> str:
+    """Why torch sees no GPU, and the fix: a CPU-only torch build, or no GPU/driver visible to a CUDA build."""
+    import os
+
+    import torch
+
+    if not torch.version.cuda and not torch.version.hip:
+        return (f"the installed torch {torch.__version__} is a CPU-only build: use --device cpu, or install a CUDA "
+                "build of torch on a GPU node")
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    where = f" (CUDA_VISIBLE_DEVICES={hidden!r})" if hidden is not None else ""
+    return (f"torch {torch.__version__} is a CUDA build, but no GPU or driver is visible{where}: run on a GPU node "
+            "(check `nvidia-smi`), or use --device cpu")
 
 
 def resolve_precision(precision: str, device: str) -> str:
@@ -59,11 +73,11 @@ def resolve_precision(precision: str, device: str) -> str:
     return "fp16" if device.startswith("cuda") else "fp32"
 
 
-def check_fp8(devices: list[str]) -> None:
-    """Raises InputError naming the first device that cannot run `--precision fp8`."""
+def check_fp8(devices: list[str], what: str = "--precision fp8", fix: str = "drop --precision fp8, or run on such "
+              "a GPU") -> None:
+    """Raises InputError naming the first device that cannot run the FP8 path (`what` needs it; `fix` is the way out)."""
     from virnucpro.models.fp8 import fp8_problem
 
     for d in devices:
         if (problem := fp8_problem(d)) is not None:
-            raise InputError(f"--precision fp8 needs FP8 tensor cores, but {problem}: drop --precision fp8, or run on "
-                             "such a GPU")
+            raise InputError(f"{what} needs FP8 tensor cores, but {problem}: {fix}")

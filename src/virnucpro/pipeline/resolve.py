@@ -4,7 +4,7 @@ threads, devices, precision, model paths and hashes. The config itself is never 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from virnucpro.cpus import effective_threads
@@ -37,6 +37,7 @@ class Resolved:
     home: Path
     models: ModelPaths | None  # None: preloaded or random models
     model_info: dict
+    warnings: list[str] = field(default_factory=list)  # said once the input is checked (never before its errors)
 
 
 def resolve(cfg, preloaded=None) -> Resolved:
@@ -60,13 +61,14 @@ def resolve(cfg, preloaded=None) -> Resolved:
     if precision == "fp8":
         check_fp8(devices)
     info = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
+    warnings = []
     if paths and not cfg.extract:
         from virnucpro.models.classifier_registry import check_chunk_size
 
-        check_chunk_size(paths.classifier, info["classifier"]["sha256"][paths.classifier.name], home / "classifiers",
-                         cfg.chunk_size)
+        warnings.append(check_chunk_size(paths.classifier, info["classifier"]["sha256"][paths.classifier.name],
+                                         home / "classifiers", cfg.chunk_size))
     return Resolved(devices, precision, effective_threads(cfg.threads), cfg.threads == 0,
-                    cfg.keep_intermediate or cfg.extract, shard, home, paths, info)
+                    cfg.keep_intermediate or cfg.extract, shard, home, paths, info, [w for w in warnings if w])
 
 
 def check_inputs(inputs: list[str], paired: bool) -> None:

@@ -93,6 +93,8 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
         session.claimed = True
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:
+            for warning in r.warnings:  # after every input and output-directory check: never before their errors
+                log.warning("%s", warning)
             plans: list = []
             info["plan"] = {"unit_frames": unit_frames_for(cfg.unit_frames, r.devices[0], info["counts"]["frames"])}
             todo, work = first_or_none(units_to_compute(inputs.prepared(), info["plan"]["unit_frames"], out, plans,

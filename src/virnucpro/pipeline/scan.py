@@ -26,8 +26,9 @@ class InputSet:
     threads: int
     paired: bool
 
-    def batches(self, stats: ReadStats | None = None):
-        return read_inputs([s.path for s in self.sources], READ_BATCH, stats, self.threads, self.paired)
+    def batches(self, stats: ReadStats | None = None, warn: bool = False):
+        """Record batches; `warn`: say what was skipped (only the scan does, so a run says it once)."""
+        return read_inputs([s.path for s in self.sources], READ_BATCH, stats, self.threads, self.paired, warn)
 
     def prepared(self):
         for batch in self.batches():
@@ -45,7 +46,7 @@ def scan(inputs: InputSet) -> dict:
     stats, chunks, frames = ReadStats(), 0, 0
     t0 = time.perf_counter()
     nucleotides = NucleotideCheck(", ".join(s.given for s in inputs.sources))
-    for batch in inputs.batches(stats):
+    for batch in inputs.batches(stats, warn=True):
         nucleotides.add(batch)
         c, f = count_batch(batch, inputs.chunk_size)
         chunks, frames = chunks + c, frames + f

@@ -127,25 +127,39 @@ def check_extra_args(text: str) -> None:
 def read_samples(path: Path, base: Path | None = None) -> dict[str, Sample]:
     """sample -> Sample, from a TSV with the header `sample<TAB>path` (optional `paired`: yes/no); a BOM is allowed.
 
+    Lines starting with `#` and blank lines are skipped (the template `virnucpro workflow` writes explains the
+    columns in such lines); error messages name the line in the file.
+
     Raises:
         InputError: naming the file, the row and the fix.
     """
     base = path.parent if base is None else base
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"samples file {str(path)!r} cannot be read ({exc.__class__.__name__}): give a UTF-8 TSV "
-                         "with the header 'sample<TAB>path'") from None
-    if not rows or not {"sample", "path"} <= set(rows[0]):
+    numbered = _table_lines(path)
+    header = next(csv.reader([numbered[0][1]], delimiter="\t")) if numbered else []
+    if not {"sample", "path"} <= {h.strip() for h in header}:
         raise InputError(f"{path}: give a TSV with the header 'sample<TAB>path' and one row per sample")
+    if len(numbered) == 1:
+        raise InputError(f"{path} lists no sample yet: add one row per sample under its header (sample<TAB>path, see "
+                         "the examples in it)")
+    rows = csv.DictReader([text for _, text in numbered], delimiter="\t")
     samples: dict[str, Sample] = {}
-    for line, row in enumerate(rows, start=2):
+    for (line, _), row in zip(numbered[1:], rows):
         name, sample = _sample(path, line, row, base)
         if name in samples:
             raise InputError(f"{path} line {line}: sample {name!r} is given twice: sample names must be unique")
         samples[name] = sample
     return samples
+
+
+def _table_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of the lines that are neither blank nor `#` comments."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"samples file {str(path)!r} cannot be read ({exc.__class__.__name__}): give a UTF-8 TSV "
+                         "with the header 'sample<TAB>path'") from None
+    return [(k, text) for k, text in enumerate(lines, start=1) if text.strip() and not text.lstrip().startswith("#")]
 
 
 def _sample(path: Path, line: int, row: dict, base: Path) -> tuple[str, Sample]:

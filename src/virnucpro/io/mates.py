@@ -22,15 +22,12 @@ def refuse_same_file(paths: tuple[str, str], names: tuple[str, str]) -> None:
     Sizes are compared first, so distinct mate files (whose sizes differ) are never hashed.
     """
     import os
-    from pathlib import Path
 
-    from virnucpro.io.hashing import sha256_file
+    from virnucpro.io.repeated import same_bytes
 
     if "-" in paths:
         return
-    same = os.path.samefile(*paths) or (os.path.getsize(paths[0]) == os.path.getsize(paths[1])
-                                        and sha256_file(Path(paths[0])) == sha256_file(Path(paths[1])))
-    if same:
+    if os.path.samefile(*paths) or same_bytes(*paths):
         raise InputError(f"--paired: the mate file {names[1]} is the first file again (same path or same content), so "
                          "every read would pair with itself: give the R1 and the R2 file, or one interleaved file")
 

@@ -41,14 +41,18 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _same_content(paths: list[str], names: list[str]) -> tuple[str, str] | None:
-    """(first, second) names of two inputs with equal bytes; sizes first, so distinct files are never hashed."""
+def same_bytes(a: str, b: str) -> bool:
+    """Two regular files with equal bytes; sizes first, so distinct files (whose sizes differ) are never hashed."""
     from virnucpro.io.hashing import sha256_file
 
+    return os.path.getsize(a) == os.path.getsize(b) and sha256_file(Path(a)) == sha256_file(Path(b))
+
+
+def _same_content(paths: list[str], names: list[str]) -> tuple[str, str] | None:
+    """(first, second) names of two inputs with equal bytes."""
     real = [(p, n) for p, n in zip(paths, names) if p != "-" and os.path.isfile(p)]
     for k, (path, name) in enumerate(real):
         for other, other_name in real[:k]:
-            if os.path.getsize(path) == os.path.getsize(other) and \
-                    sha256_file(Path(path)) == sha256_file(Path(other)):
+            if same_bytes(path, other):
                 return other_name, name
     return None

@@ -39,6 +39,8 @@ class EngineConfig:
     fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
     esm_linear: str = "plain"  # ESM-2's linear layers: plain, fp8 (--precision fp8) or fp8_reference (tests)
     esm_fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # which of them run in fp8
+    esm_attention: str | None = None  # the kernel planned for each encoder (engine/device_plan.py); None: `attention`
+    dnabert_attention: str | None = None
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -55,13 +57,11 @@ class TokenizedFrames:
 
 
 def default_batch_tokens(device: str) -> tuple[int, int]:
-    """(ESM-2, DNABERT-S) packed tokens per batch: from free GPU memory on CUDA, small on CPU."""
-    if not device.startswith("cuda"):
-        return 4096, 16384
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
-    gib = free / 2**30
-    esm = int(min(65536, max(4096, (gib - 10) * 1500)))  # ~0.6 MiB of activations per ESM-3B token in fp16
-    return esm, 4 * esm
+    """(ESM-2, DNABERT-S) packed tokens per batch on `device` (engine/device_plan.batch_tokens of its facts now)."""
+    from virnucpro.engine.device_plan import batch_tokens
+    from virnucpro.models.capabilities import probe
+
+    return batch_tokens(probe(device))
 
 
 def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) -> torch.nn.Module:
@@ -124,7 +124,8 @@ class Embedder:
         self.cfg = cfg
         self.dnabert = cast_for_inference(dnabert, cfg.device, cfg.dtype)
         self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
-        self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
+        self.dnabert.attention_backend = cfg.dnabert_attention or cfg.attention
+        self.esm.attention_backend = cfg.esm_attention or cfg.attention
         self.dnabert.attention_pad_to = cfg.dnabert_batch_tokens  # one compiled FlexAttention shape
         if cfg.esm_linear != "plain":
             from virnucpro.models.fp8 import quantize_esm
@@ -135,6 +136,7 @@ class Embedder:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
+        self.timeline: list | None = None  # a list: (start, end) CUDA events of every batch (the benchmark's GPU-idle)
 
     @property
     def feature_dim(self) -> int:
@@ -163,7 +165,10 @@ class Embedder:
         """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
         parts: list[tuple[list[int], torch.Tensor]] = []
         for batch in token_budget_batches([len(t) for t in tokens], budget):
+            events = self._mark() if self.timeline is not None else None
             self._run_split_on_oom(model, tokens, ids, batch, parts, budget)
+            if events is not None:
+                events[1].record()
             if on_batch is not None:
                 on_batch(len(batch))
         order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
@@ -171,6 +176,13 @@ class Embedder:
         out = torch.empty_like(emb)
         out[order.to(emb.device)] = emb
         return out
+
+    def _mark(self) -> tuple:
+        """A batch's (start, end) timing events, the start recorded now on the current stream."""
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        self.timeline.append((start, end))
+        return start, end
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:

@@ -71,20 +71,24 @@ def load_models(cfg: WorkerConfig):
 
 
 def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
-    """The embedding engine for loaded encoders on cfg.device, with cfg's precision, kernels and batch sizes."""
+    """The embedding engine for loaded encoders on cfg.device, with the plan of engine/device_plan.py (kernels,
+    compile, batch sizes from the device's facts, cfg's precision and flags)."""
     import torch
 
-    from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
+    from virnucpro.engine.device_plan import plan_engine
+    from virnucpro.engine.embedder import Embedder, EngineConfig
+    from virnucpro.models.capabilities import probe
 
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[cfg.precision]
-    esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
-    compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
-    ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
-                        esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
-                        dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
-                        esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears)
+    plan = plan_engine(probe(cfg.device), esm.cfg, dnabert.cfg, cfg.precision, attention=cfg.attention,
+                       compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
+                       dnabert_batch_tokens=cfg.dnabert_batch_tokens)
+    log.info("engine on %s: %s", cfg.device, plan.describe())
+    ecfg = EngineConfig(device=cfg.device, dtype=plan.dtype, attention=cfg.attention, compile=plan.compile,
+                        esm_batch_tokens=plan.esm_batch_tokens, dnabert_batch_tokens=plan.dnabert_batch_tokens,
+                        esm_linear=plan.esm_linear, esm_fp8_linears=cfg.fp8_linears,
+                        esm_attention=plan.esm_attention, dnabert_attention=plan.dnabert_attention)
     return Embedder(dnabert, tokenizer, esm, ecfg)
 
 

@@ -235,14 +235,19 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
 
 def gpu_idle(embedder, wall_s: float) -> dict:
     """From the engine's per-batch events: GPU-busy seconds, idle between the first and last batch (waiting for the
-    host), and idle outside them (scan, first unit's preparation, assembly), then stops recording."""
+    host) by where it falls, and idle outside them (scan, first unit's preparation, assembly); stops recording."""
     torch.cuda.synchronize()
     events, embedder.timeline = embedder.timeline or [], None
     if not events:
         return {"batches": 0, "busy_s": 0.0, "idle_s": round(wall_s, 2)}
-    busy = sum(a.elapsed_time(b) for a, b in events) / 1e3
+    busy = sum(a.elapsed_time(b) for a, b, *_ in events) / 1e3
     span = events[0][0].elapsed_time(events[-1][1]) / 1e3
+    gaps: dict[str, float] = {}
+    for (_, prev_end, prev_enc, _), (start, _, enc, n) in zip(events, events[1:]):
+        where = ("unit start" if enc == "dnabert" and n == 0 else f"{prev_enc}->{enc}" if n == 0 else f"within {enc}")
+        gaps[where] = gaps.get(where, 0.0) + prev_end.elapsed_time(start) / 1e3
     return {"batches": len(events), "busy_s": round(busy, 2), "idle_between_batches_s": round(span - busy, 2),
+            "idle_between_batches_by_place_s": {k: round(v, 3) for k, v in gaps.items()},
             "idle_outside_batches_s": round(wall_s - span, 2), "idle_s": round(wall_s - busy, 2),
             "busy_fraction": round(busy / wall_s, 4)}
 

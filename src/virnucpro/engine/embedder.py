@@ -164,8 +164,8 @@ class Embedder:
                budget: int, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
         """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
         parts: list[tuple[list[int], torch.Tensor]] = []
-        for batch in token_budget_batches([len(t) for t in tokens], budget):
-            events = self._mark() if self.timeline is not None else None
+        for n, batch in enumerate(token_budget_batches([len(t) for t in tokens], budget)):
+            events = self._mark("esm" if model is self.esm else "dnabert", n) if self.timeline is not None else None
             self._run_split_on_oom(model, tokens, ids, batch, parts, budget)
             if events is not None:
                 events[1].record()
@@ -177,11 +177,12 @@ class Embedder:
         out[order.to(emb.device)] = emb
         return out
 
-    def _mark(self) -> tuple:
-        """A batch's (start, end) timing events, the start recorded now on the current stream."""
+    def _mark(self, encoder: str, n: int) -> tuple:
+        """A batch's (start, end) timing events, the start recorded now on the current stream; the timeline keeps
+        them with the encoder and the batch's index in its unit."""
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        self.timeline.append((start, end))
+        self.timeline.append((start, end, encoder, n))
         return start, end
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:

@@ -117,6 +117,27 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         producer.join(timeout=JOIN_SECONDS)
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on `device` without a host sync: a copy from pageable memory first waits for every kernel
+    queued on the stream (the GPU then idles while the host prepares the next batch); from pinned memory it queues."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+@dataclass
+class HostCopy:
+    """A unit's features on their way to host memory (`done`: the event after the copy; None when already there)."""
+
+    features: torch.Tensor  # (F, D) fp32
+    done: "torch.cuda.Event | None"
+
+    def result(self) -> torch.Tensor:
+        if self.done is not None:
+            self.done.synchronize()
+        return self.features
+
+
 class Embedder:
     """Holds the two encoders on one device and embeds frames."""
 
@@ -150,6 +171,18 @@ class Embedder:
         """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
         return self.features_on_device(tok).cpu()
 
+    def features_to_host(self, tok: TokenizedFrames, on_batch: Callable[[int], None] | None = None) -> "HostCopy":
+        """Queue a unit's features and their copy into pinned host memory; `HostCopy.result()` then waits for this
+        unit's work alone, not for units queued after it (a plain .cpu() would wait for the whole stream)."""
+        feats = self.features_on_device(tok, on_batch)
+        if not feats.is_cuda:
+            return HostCopy(feats, None)
+        host = torch.empty(feats.shape, dtype=feats.dtype, pin_memory=True)  # (F, D)
+        host.copy_(feats, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        return HostCopy(host, done)
+
     def features_on_device(self, tok: TokenizedFrames, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
         """Queue both encoders for a unit and return the (F, D) features without waiting for the device.
 
@@ -174,7 +207,7 @@ class Embedder:
         order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
         emb = torch.cat([e for _, e in parts])  # (N, D) in batch order
         out = torch.empty_like(emb)
-        out[order.to(emb.device)] = emb
+        out[to_device(order, emb.device)] = emb
         return out
 
     def _mark(self, encoder: str, n: int) -> tuple:

@@ -121,7 +121,7 @@ class UnitRunner:
         pending = None  # unit whose device work is queued but not yet collected
         for plan, unit, tok in self.clock.timed_iter(prefetch(tokenized, lookahead), "wait_for_input"):
             with self.clock.timing("embed"):
-                feats = self.embedder.features_on_device(tok, self.report.batch) if unit.frame_ids else None
+                feats = self.embedder.features_to_host(tok, self.report.batch) if unit.frame_ids else None
             if pending is not None:  # finish the previous unit while this one runs on the device
                 self._finish(*pending)
             pending = (plan, unit, feats, time.perf_counter())
@@ -132,8 +132,8 @@ class UnitRunner:
         """Collect a unit's features, classify, and commit it."""
         import torch
 
-        with self.clock.timing("embed"):  # .cpu() waits for the device
-            feats = feats.cpu() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
+        with self.clock.timing("embed"):  # waits for this unit's work on the device (not the next unit's)
+            feats = feats.result() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
         with self.clock.timing("classify_and_commit"):
             scores = classify(self.classifier, feats) if self.classifier is not None else unscored(len(feats))
             with np.errstate(invalid="ignore"):  # extract: NaN scores (nothing is classified)

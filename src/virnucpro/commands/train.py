@@ -130,8 +130,9 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[st
     sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
     one more input file, embeds only what it has not seen)."""
     from virnucpro.io.hashing import sha256_model
+    from virnucpro.io.verified import records_in
 
-    hashes = home_dir(cfg.model_dir) / "hashes.json"
+    hashes = records_in(home_dir(cfg.model_dir))
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
                 "esm": {"path": str(esm), "sha256": sha256_model(esm, hashes)}, "inputs": {}}
     parts, labels, embedder = [], [], None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from virnucpro.atomic import tmp_path
 from virnucpro.errors import ModelError
+from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, records_in
 from virnucpro.models.classifier_registry import record_published
 from virnucpro.models.download_errors import describe
 from virnucpro.models.hub import resolve_model
@@ -70,6 +71,7 @@ class ModelPaths:
     dnabert: Path
     esm: Path
     classifier: Path | None  # None: `extract` (encoders only)
+    records: VerifiedFiles = NOTHING_REMEMBERED  # what is known about the weight files (hash, CRC, finiteness)
 
 
 def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
@@ -83,7 +85,8 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub, allow_patterns=DNABERT_FILES,
                             offline=offline, in_download_command=in_download_command, flag="--dnabert DIR")
     esm = _resolve_esm(refs, hub, offline, in_download_command)
-    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command))
+    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command),
+                      records_in(home))
 
 
 def resolve_encoders(refs: ModelRefs, home: Path, offline: bool) -> tuple[Path, Path]:

@@ -18,7 +18,6 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from virnucpro.atomic import save_safetensors
-from virnucpro.engine.embedder import prefetch
 from virnucpro.errors import ModelError
 from virnucpro.models.store import ModelPaths
 from virnucpro.pipeline.outputs import OutputPaths
@@ -78,7 +77,7 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
 
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[cfg.precision]
+    dtype = inference_dtype(cfg.precision)
     esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
     compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
     ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
@@ -86,6 +85,13 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
                         dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
                         esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears)
     return Embedder(dnabert, tokenizer, esm, ecfg)
+
+
+def inference_dtype(precision: str):
+    """The torch dtype the encoders run in for a --precision value (fp8 keeps fp16 weights beside its own)."""
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[precision]
 
 
 def _models(cfg: WorkerConfig):
@@ -97,10 +103,12 @@ def _models(cfg: WorkerConfig):
         return dnabert, tokenizer, esm, classifier
     from virnucpro.models.classifier import load_classifier
     from virnucpro.models.loaders import load_dnabert, load_esm
+    from virnucpro.models.weights import Placement
 
-    dnabert, tokenizer = load_dnabert(cfg.models.dnabert)
+    place, records = Placement(cfg.device, inference_dtype(cfg.precision)), cfg.models.records  # cast on the device
+    dnabert, tokenizer = load_dnabert(cfg.models.dnabert, place, records)
     classifier = load_classifier(cfg.models.classifier) if cfg.models.classifier is not None else None  # extract
-    return dnabert, tokenizer, load_esm(cfg.models.esm), classifier
+    return dnabert, tokenizer, load_esm(cfg.models.esm, place, records), classifier
 
 
 class UnitRunner:
@@ -113,6 +121,8 @@ class UnitRunner:
 
     def run(self, units: Iterable[tuple[UnitPlan, PreparedBatch]], lookahead: int = 2) -> None:
         """Compute every (plan, unit); tokenising runs `lookahead` units ahead in a thread."""
+        from virnucpro.engine.embedder import prefetch
+
         tokenized = ((plan, u, self.embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins)) for plan, u in units)
         pending = None  # unit whose device work is queued but not yet collected
         for plan, unit, tok in self.clock.timed_iter(prefetch(tokenized, lookahead), "wait_for_input"):

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
@@ -39,6 +40,7 @@ class EngineConfig:
     fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
     esm_linear: str = "plain"  # ESM-2's linear layers: plain, fp8 (--precision fp8) or fp8_reference (tests)
     esm_fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # which of them run in fp8
+    compile_cache: Path | None = None  # where compiled kernels are kept (beside the models); None: torch's default
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -131,10 +133,26 @@ class Embedder:
 
             quantize_esm(self.esm, cfg.esm_fp8_linears)  # weights quantised once, here; the fp16 ones stay
             self.esm.use_linear(cfg.esm_linear)
+        self.compile_folder = self._use_compile_cache() if cfg.compile and cfg.compile_cache is not None else None
         if cfg.compile:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
+
+    def _use_compile_cache(self) -> Path | None:
+        from virnucpro.engine.compile_cache import use_compile_cache
+
+        c = self.cfg
+        shapes = {"esm_tokens": c.esm_batch_tokens, "dnabert_tokens": c.dnabert_batch_tokens, "dtype": str(c.dtype),
+                  "attention": c.attention, "fixed": c.fixed_shapes, "linear": c.esm_linear,
+                  "fp8": list(c.esm_fp8_linears) if c.esm_linear != "plain" else []}
+        return use_compile_cache(c.compile_cache, c.device, shapes)
+
+    def seal_compile_cache(self) -> None:
+        """After a run: record the compiled kernels' checksums, so the next run can trust them."""
+        from virnucpro.engine.compile_cache import seal
+
+        seal(self.compile_folder)
 
     @property
     def feature_dim(self) -> int:

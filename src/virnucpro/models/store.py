@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +141,8 @@ def download_classifier(chunk_size: int, target: Path, in_download_command: bool
     Raises:
         ModelError: naming the real cause (DNS, refused, HTTP status, disk full) and its fix.
     """
+    import urllib.request
+
     url = classifier_url(chunk_size)
     tmp = tmp_path(target)
     try:

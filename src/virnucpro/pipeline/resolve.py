@@ -93,7 +93,8 @@ def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:
     per_worker = max(1, threads // len(r.devices)) if r.devices[0] == "cpu" else threads
     return [WorkerConfig(device=d, precision=r.precision, out_dir=out.root, models=r.models, threads=per_worker,
                          attention=cfg.attention, compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
-                         dnabert_batch_tokens=cfg.dnabert_batch_tokens, keep_intermediate=r.keep_intermediate)
+                         dnabert_batch_tokens=cfg.dnabert_batch_tokens, keep_intermediate=r.keep_intermediate,
+                         compile_cache=r.home / "compiled")
             for d in r.devices]
 
 

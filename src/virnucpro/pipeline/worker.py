@@ -45,6 +45,7 @@ class WorkerConfig:
     dnabert_batch_tokens: int = 0
     keep_intermediate: bool = False
     fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # --precision fp8: the rung chosen for the run
+    compile_cache: Path | None = None  # compiled kernels kept beside the models (None: torch's default folder)
 
 
 @dataclass
@@ -83,7 +84,8 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
     ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
                         esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
                         dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
-                        esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears)
+                        esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears,
+                        compile_cache=cfg.compile_cache)
     return Embedder(dnabert, tokenizer, esm, ecfg)
 
 
@@ -133,6 +135,7 @@ class UnitRunner:
             pending = (plan, unit, feats, time.perf_counter())
         if pending is not None:
             self._finish(*pending)
+        self.embedder.seal_compile_cache()  # every kernel this run compiled is now in the cache
 
     def _finish(self, plan: UnitPlan, u: PreparedBatch, feats, t0: float) -> None:
         """Collect a unit's features, classify, and commit it."""

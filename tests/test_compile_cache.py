@@ -85,3 +85,12 @@ def test_a_cache_that_cannot_be_made_falls_back_to_torchs_default(tmp_path: Path
     (tmp_path / "home").write_text("a file where the model directory would be")
     assert cc.use_compile_cache(tmp_path / "home" / "compiled", "cpu", {}) is None
     assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+
+
+def test_auto_compiles_only_gpu_runs_big_enough_to_earn_it_back() -> None:
+    from virnucpro.pipeline.worker import COMPILE_MIN_FRAMES, compiles
+
+    assert not compiles("auto", "cuda:0", 120)  # a 20-read sample: eager
+    assert compiles("auto", "cuda:0", COMPILE_MIN_FRAMES) and compiles("auto", "cuda", None)
+    assert not compiles("auto", "cpu", 10**9)
+    assert compiles("on", "cpu", 1) and not compiles("off", "cuda:0", 10**9)

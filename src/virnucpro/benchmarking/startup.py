@@ -35,10 +35,14 @@ TIMED = {
     "build_models": [("virnucpro.pipeline.coordinator", "load_models")],  # the rest of loading: build, map, tokenizer
     "compile_and_first_batch": [("virnucpro.pipeline.worker", "UnitRunner.run")],  # 20 reads: one unit
 }
-PRELOAD = ("torch", "virnucpro.cli", "virnucpro.commands.predict", "virnucpro.pipeline.run", "virnucpro.pipeline.resolve",
-           "virnucpro.pipeline.coordinator", "virnucpro.pipeline.worker", "virnucpro.models.loaders",
+PRELOAD = ("torch", "virnucpro.cli", "virnucpro.commands.predict", "virnucpro.pipeline.run",
+           "virnucpro.pipeline.resolve", "virnucpro.pipeline.coordinator", "virnucpro.pipeline.worker", "virnucpro.models.loaders",
            "virnucpro.models.weights", "virnucpro.models.classifier", "virnucpro.engine.embedder",
            "virnucpro.engine.compile_cache", "virnucpro.io.hashing")
+
+PRIME = PRELOAD + ("torch._dynamo", "torch._inductor.compile_fx", "torch._inductor.codecache",
+                   "torch._inductor.codegen.triton", "torch._inductor.codegen.cpp",
+                   "torch._inductor.runtime.triton_heuristics", "torch.nn.attention.flex_attention", "safetensors.torch", "tokenizers", "triton", "numpy")
 
 
 class PhaseClock:
@@ -90,6 +94,17 @@ def child(out_json: str, argv: list[str]) -> None:
                                           "in_process": time.perf_counter() - t0}))
 
 
+def prime() -> None:
+    """Import every module a run needs, so that their bytecode is cached (PYTHONPYCACHEPREFIX)."""
+    import importlib
+
+    for name in PRIME:
+        try:
+            importlib.import_module(name)
+        except Exception:  # capability probe: no Triton on CPU builds
+            continue
+
+
 def _sync() -> None:
     import torch
 
@@ -136,29 +151,33 @@ def _one_run(argv: list[str], env: dict, work: Path, name: str) -> dict:
 
 
 def run_startup(device: str = "cuda", reads: int = 20, work: Path | None = None, compile: str = "auto",
-                warm_runs: int = 1, models: dict[str, Path] | None = None) -> dict:
+                warm_runs: int = 1, models: dict[str, Path] | None = None, pycache: Path | None = None) -> dict:
     """Write the models, then time a cold and `warm_runs` warm predicts of `reads` W150 reads. Returns the result.
 
-    An untimed predict with a throwaway model cache runs first, so that Python's bytecode of every module a run
-    imports (torch's compiler included) is cached, as in an installed package. `models` (paths of "esm",
-    "dnabert", "classifier") replaces the full-size ones (tests use tiny models).
+    An untimed import of every module a run needs (torch's compiler included) comes first, so that Python's
+    bytecode is cached in `pycache` (default: under `work`), as in an installed package. `models` (paths of
+    "esm", "dnabert", "classifier") replaces the full-size ones (tests use tiny models).
     """
     from virnucpro.testing.synthetic import write_reads
 
-    work = Path(work or tempfile.mkdtemp(prefix="virnucpro-startup-"))
+    if work is None:  # ~12 GB of models: removed afterwards
+        with tempfile.TemporaryDirectory(prefix="virnucpro-startup-") as tmp:
+            return run_startup(device, reads, Path(tmp), compile, warm_runs, models, pycache)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     models = models or write_full_size_models(work / "models", device)
     written = time.perf_counter() - t0
     write_reads(work / "reads.fa", reads, seed=5)
     home = work / "home"  # fresh: no verification records, no compiled kernels
-    env = _env(work / "pycache")
+    env = _env(pycache or work / "pycache")
+    subprocess.run([sys.executable, "-c", "from virnucpro.benchmarking.startup import prime; prime()"], env=env,
+                   check=True)  # untimed: bytecode only
 
-    def argv(k: int, cache: Path = home) -> list[str]:
+    def argv(k: int) -> list[str]:
         return ["predict", str(work / "reads.fa"), "-o", str(work / f"out{k}"), "--esm", str(models["esm"]),
                 "--dnabert", str(models["dnabert"]), "--classifier", str(models["classifier"]), "--model-dir",
-                str(cache), "--device", device, "--compile", compile, "-q"]
-
-    _one_run(argv(-1, work / "throwaway-home"), env, work, "bytecode")  # untimed: caches bytecode only
+                str(home), "--device", device, "--compile", compile, "-q"]
 
     result = {"reads": reads, "device": device, "compile": compile, "models_written_seconds": round(written, 1),
               "model_bytes": {k: _size(p) for k, p in models.items()}, "cold": _one_run(argv(0), env, work, "cold")}

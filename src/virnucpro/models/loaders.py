@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from virnucpro.errors import ModelError
 from virnucpro.models.dna_tokenizer import DnaTokenizer
@@ -70,8 +71,19 @@ FAIR_ESM_RECORDS = {"argparse.Namespace", "omegaconf.", "typing.Any", "builtins.
                     "fairseq.", "pathlib.PosixPath"}
 
 
-def _on_meta(cls, cfg):
-    with torch.device("meta"):
+class _SkipInit(TorchFunctionMode):
+    """Skips `torch.nn.init` calls: the random initial values of a module about to get its weights are never read."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", "") == "torch.nn.init":
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
+def _uninitialised(cls, cfg):
+    """`cls(cfg)` with its parameters allocated but never written (untouched pages cost no memory); they are all
+    replaced by the loaded weights. Not on the meta device: ops on meta tensors import torch's compiler (seconds)."""
+    with _SkipInit():
         return cls(cfg)
 
 
@@ -97,7 +109,7 @@ def load_esm(path: Path, place: Placement = Placement(), records: VerifiedFiles 
         raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
                          "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
     _fill_missing_inv_freq(state, cfg, path)
-    model = load_strict(_on_meta(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place, "finite" not in known)
+    model = load_strict(_uninitialised(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place, "finite" not in known)
     _remember_finite(records, weights, key, known)
     return model.eval()
 
@@ -217,7 +229,7 @@ def load_dnabert(path: Path, place: Placement = Placement(),
     key, known = _known(weights, records)
     state, unexpected = remap(modern_names(read_state_file(weights, records)), DNABERT_NAMES,
                               f"DNABERT weights in {path}")
-    model = load_strict(_on_meta(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}", place,
+    model = load_strict(_uninitialised(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}", place,
                         "finite" not in known)
     _remember_finite(records, weights, key, known)
     return model.eval(), DnaTokenizer(path / "tokenizer.json")

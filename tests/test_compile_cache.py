@@ -38,11 +38,12 @@ def test_the_folder_is_keyed_by_software_device_and_shapes() -> None:
 def test_inductor_and_triton_are_pointed_at_the_keyed_folder(tmp_path: Path) -> None:
     import os
 
-    folder = cc.use_compile_cache(tmp_path / "compiled", "cpu", {"esm_tokens": 4096})
-    assert folder is not None and folder.parent == tmp_path / "compiled" and folder.is_dir()
+    cache = cc.use_compile_cache(tmp_path / "compiled", "cpu", {"esm_tokens": 4096})
+    folder = cache.folder
+    assert folder.parent == tmp_path / "compiled" and folder.is_dir()
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(folder)
     assert os.environ["TRITON_CACHE_DIR"] == str(folder / "triton")
-    other = cc.use_compile_cache(tmp_path / "compiled", "cpu", {"esm_tokens": 8192})  # ours: may be moved again
+    other = cc.use_compile_cache(tmp_path / "compiled", "cpu", {"esm_tokens": 8192}).folder  # ours: moved again
     assert other != folder and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(other)
 
 
@@ -60,9 +61,9 @@ def test_sealed_files_are_checked_and_a_damaged_one_is_removed(tmp_path: Path) -
     cc.seal(folder)
     listed = json.loads((folder / cc.MANIFEST).read_text())["files"]
     assert sorted(listed) == sorted(files)
-    assert cc.verify(folder) == 0
+    assert sorted(cc.verify(folder)) == sorted(files)
     (folder / "triton/0/K/kernel.cubin").write_bytes(b"\x7fELF cubim")  # one flipped byte
-    assert cc.verify(folder) == 1
+    assert sorted(cc.verify(folder)) == ["aotautograd/x/y", "fxgraph/ab/entry1"]
     assert not (folder / "triton/0/K/kernel.cubin").exists()  # compiled again on the next use
     assert (folder / "fxgraph/ab/entry1").read_bytes() == b"graph one"
 
@@ -74,7 +75,7 @@ def test_a_damaged_or_edited_manifest_retires_the_folder(tmp_path: Path) -> None
     manifest = json.loads((folder / cc.MANIFEST).read_text())
     manifest["files"]["triton/0/K/kernel.cubin"] = "0" * 64
     (folder / cc.MANIFEST).write_text(json.dumps(manifest))
-    assert cc.verify(folder) == -1
+    assert cc.verify(folder) == {}
     assert not folder.exists()
     assert [p.name.split(".damaged-")[0] for p in folder.parent.iterdir()] == ["k"]
 
@@ -94,3 +95,17 @@ def test_auto_compiles_only_gpu_runs_big_enough_to_earn_it_back() -> None:
     assert compiles("auto", "cuda:0", COMPILE_MIN_FRAMES) and compiles("auto", "cuda", None)
     assert not compiles("auto", "cpu", 10**9)
     assert compiles("on", "cpu", 1) and not compiles("off", "cuda:0", 10**9)
+
+
+def test_a_run_that_compiled_nothing_new_does_not_rewrite_the_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "k"
+    _fill(folder)
+    cc.seal(folder)
+    before = (folder / cc.MANIFEST).stat().st_mtime_ns
+    cache = cc.CompileCache(folder, cc.verify(folder))
+    cache.seal()
+    assert (folder / cc.MANIFEST).stat().st_mtime_ns == before
+    (folder / "fxgraph" / "cd").mkdir()
+    (folder / "fxgraph" / "cd" / "entry2").write_bytes(b"graph two")  # compiled by this run
+    cache.seal()
+    assert "fxgraph/cd/entry2" in json.loads((folder / cc.MANIFEST).read_text())["files"]

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("virnucpro")
@@ -49,11 +50,23 @@ def folder_key(device: str, shapes: dict) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", f"torch{torch.__version__}-{gpu}-{cc}") + f"-{digest}"
 
 
-def use_compile_cache(root: Path, device: str, shapes: dict) -> Path | None:
+@dataclass
+class CompileCache:
+    """The folder in use and the sha256 of the files in it that were checked intact before the run."""
+
+    folder: Path
+    intact: dict[str, str]
+
+    def seal(self) -> None:
+        """After a run: record the sha256 of every file now in the folder (new files hashed, checked ones known)."""
+        seal(self.folder, self.intact)
+
+
+def use_compile_cache(root: Path, device: str, shapes: dict) -> CompileCache | None:
     """Point TorchInductor and Triton at `root/<key>` (verified first) for the compiles of this process.
 
     Called where the engine compiles, never at import. A TORCHINDUCTOR_CACHE_DIR the user set is kept.
-    Returns the folder in use, or None (the user's own folder, or ours cannot be created).
+    Returns the cache in use, or None (the user's own folder, or ours cannot be created).
     """
     own = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     if own is not None and _SET_HERE.get("TORCHINDUCTOR_CACHE_DIR") != own:
@@ -61,7 +74,7 @@ def use_compile_cache(root: Path, device: str, shapes: dict) -> Path | None:
     folder = Path(root) / folder_key(device, shapes)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        verify(folder)
+        intact = verify(folder)
         folder.mkdir(parents=True, exist_ok=True)  # again, if a damaged folder was retired
     except OSError as exc:
         log.debug("compile cache %s not usable (%s): torch's default is used", folder, exc)
@@ -69,7 +82,7 @@ def use_compile_cache(root: Path, device: str, shapes: dict) -> Path | None:
     _point("TORCHINDUCTOR_CACHE_DIR", str(folder))
     if os.environ.get("TRITON_CACHE_DIR") in (None, _SET_HERE.get("TRITON_CACHE_DIR")):
         _point("TRITON_CACHE_DIR", str(folder / "triton"))
-    return folder
+    return CompileCache(folder, intact)
 
 
 def _point(name: str, value: str) -> None:
@@ -101,14 +114,14 @@ def _checksum(files: dict) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-def verify(folder: Path) -> int:
-    """Check every file the manifest lists; remove the damaged ones. Returns how many were removed.
+def verify(folder: Path) -> dict[str, str]:
+    """Check every file the manifest lists; remove the damaged ones. Returns the intact ones (path -> sha256).
 
     A manifest that is itself damaged (unreadable, or its checksum does not match) retires the folder.
     """
     path = folder / MANIFEST
     if not path.exists():
-        return 0
+        return {}
     try:
         manifest = json.loads(path.read_text())
         files = manifest["files"]
@@ -119,31 +132,36 @@ def verify(folder: Path) -> int:
         log.warning("compile cache %s has a damaged manifest: set aside as %s, kernels are compiled again", folder,
                     retired.name)
         os.replace(folder, retired)
-        return -1
-    removed = 0
+        return {}
+    intact, removed = {}, 0
     for rel, digest in files.items():
         p = folder / rel
         try:
-            if p.is_file() and _sha256(p) != digest:
+            if _sha256(p) == digest:
+                intact[rel] = digest
+            else:
                 p.unlink()
                 removed += 1
-        except OSError:
+        except OSError:  # gone: compiled again if needed
             continue
     if removed:
         log.warning("compile cache %s: %d damaged file(s) removed, their kernels are compiled again", folder, removed)
-    return removed
+    return intact
 
 
-def seal(folder: Path | None) -> None:
-    """Record the sha256 of every file now in the cache (after a run's compiles), written atomically."""
-    if folder is None:
-        return
+def seal(folder: Path, intact: dict[str, str] | None = None) -> None:
+    """Record the sha256 of every file now in the cache (after a run's compiles), written atomically; files in
+    `intact` (checked before the run; torch never rewrites an entry in place) are not read again."""
+    known = intact or {}
     files = {}
     for p in _files(folder):
+        rel = str(p.relative_to(folder))
         try:
-            files[str(p.relative_to(folder))] = _sha256(p)
+            files[rel] = known[rel] if rel in known else _sha256(p)
         except OSError:  # removed meanwhile (a concurrent job's cleanup)
             continue
+    if files == known and (folder / MANIFEST).exists():
+        return  # nothing new: the manifest already says this
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.", suffix=".tmp")
         with os.fdopen(fd, "w") as fh:

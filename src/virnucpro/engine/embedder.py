@@ -133,13 +133,15 @@ class Embedder:
 
             quantize_esm(self.esm, cfg.esm_fp8_linears)  # weights quantised once, here; the fp16 ones stay
             self.esm.use_linear(cfg.esm_linear)
-        self.compile_folder = self._use_compile_cache() if cfg.compile and cfg.compile_cache is not None else None
+        # FlexAttention compiles on CUDA even without --compile: its kernels are cached too
+        compiles = cfg.compile or cfg.device.startswith("cuda")
+        self.kernel_cache = self._use_compile_cache() if compiles and cfg.compile_cache is not None else None
         if cfg.compile:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
 
-    def _use_compile_cache(self) -> Path | None:
+    def _use_compile_cache(self):
         from virnucpro.engine.compile_cache import use_compile_cache
 
         c = self.cfg
@@ -150,9 +152,8 @@ class Embedder:
 
     def seal_compile_cache(self) -> None:
         """After a run: record the compiled kernels' checksums, so the next run can trust them."""
-        from virnucpro.engine.compile_cache import seal
-
-        seal(self.compile_folder)
+        if self.kernel_cache is not None:
+            self.kernel_cache.seal()
 
     @property
     def feature_dim(self) -> int:

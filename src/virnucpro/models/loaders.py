@@ -96,14 +96,14 @@ def load_esm(path: Path, place: Placement = Placement(), records: VerifiedFiles 
         weights = find_weight_file(path)
         key, known = _known(weights, records)
         source = _shared_inv_freq_per_layer(modern_names(read_state_file(weights, records)), cfg.num_layers)
-        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}")
+        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}", place.device)
     elif path.is_file():
         weights = path
         key, known = _known(weights, records)
         obj = safe_load(path, FAIR_ESM_RECORDS)
         if not isinstance(obj, dict) or "model" not in obj:
             raise ModelError(f"{str(path)!r} is not a fair-esm checkpoint (no 'model' entry)")
-        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}")
+        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}", place.device)
         cfg = _esm_config_from_state(state, obj.get("cfg"), path)
     else:
         raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "

@@ -35,8 +35,10 @@ class NameMap:
         return out
 
 
-def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Apply `names` to a checkpoint; returns (module state dict, unexpected source keys)."""
+def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str,
+          device: str = "cpu") -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Apply `names` to a checkpoint; returns (module state dict, unexpected source keys). Fused tensors are
+    joined on `device` (their parts copied there as they are: no host copy of gigabytes of q|k|v first)."""
     rules = names.compiled()
     ignore = [re.compile(p) for p in names.ignore]
     parts: dict[str, dict[int, torch.Tensor]] = {}
@@ -60,7 +62,7 @@ def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str) -> tupl
     for target, slots in parts.items():
         if sorted(slots) != list(range(len(slots))) or len(slots) != 3:
             raise ModelError(f"{what}: incomplete fused tensor {target!r} (have parts {sorted(slots)} of q,k,v)")
-        out[target] = torch.cat([slots[i] for i in range(3)], dim=0)
+        out[target] = torch.cat([to_device(slots[i], device) for i in range(3)], dim=0)
     return out, unexpected
 
 
@@ -183,11 +185,12 @@ def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> 
             return load_file(str(path), device="cpu")
         import zipfile
 
-        if zipfile.is_zipfile(path) and not records.facts(path).get("zip_crc"):
+        zipped = zipfile.is_zipfile(path)
+        if zipped and not records.facts(path).get("zip_crc"):
             key = file_key(path)
             check_zip_crc(path)
             records.remember(path, key, zip_crc="ok")
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)  # mapped, not read, like safetensors
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files

@@ -165,16 +165,19 @@ def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: st
 
 
 def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
+    from virnucpro.io.verified import records_in
     from virnucpro.models.loaders import load_dnabert, load_esm
+    from virnucpro.models.weights import Placement
     from virnucpro.pipeline.devices import parse_devices, resolve_devices, resolve_precision
-    from virnucpro.pipeline.worker import WorkerConfig, build_embedder
+    from virnucpro.pipeline.worker import WorkerConfig, build_embedder, inference_dtype
 
     device = resolve_devices(parse_devices(cfg.device))[0]
     precision = resolve_precision(cfg.precision, device)
-    model, tokenizer = load_dnabert(dnabert)
+    place, records = Placement(device, inference_dtype(precision)), records_in(home_dir(cfg.model_dir))
+    model, tokenizer = load_dnabert(dnabert, place, records)
     wcfg = WorkerConfig(device=device, precision=precision, out_dir=Path(cfg.output_dir), models=None,
-                        threads=cfg.threads)
-    return build_embedder(wcfg, model, tokenizer, load_esm(esm))
+                        threads=cfg.threads, compile_cache=home_dir(cfg.model_dir) / "compiled")
+    return build_embedder(wcfg, model, tokenizer, load_esm(esm, place, records))
 
 
 def _embed(embedder, frames: ClassFrames, start: int, end: int, block: int = 65536) -> "torch.Tensor":

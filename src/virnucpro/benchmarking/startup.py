@@ -36,13 +36,13 @@ TIMED = {
     "compile_and_first_batch": [("virnucpro.pipeline.worker", "UnitRunner.run")],  # 20 reads: one unit
 }
 PRELOAD = ("torch", "virnucpro.cli", "virnucpro.commands.predict", "virnucpro.pipeline.run",
-           "virnucpro.pipeline.resolve", "virnucpro.pipeline.coordinator", "virnucpro.pipeline.worker", "virnucpro.models.loaders",
-           "virnucpro.models.weights", "virnucpro.models.classifier", "virnucpro.engine.embedder",
-           "virnucpro.engine.compile_cache", "virnucpro.io.hashing")
-
+           "virnucpro.pipeline.resolve", "virnucpro.pipeline.coordinator", "virnucpro.pipeline.worker",
+           "virnucpro.models.loaders", "virnucpro.models.weights", "virnucpro.models.classifier",
+           "virnucpro.engine.embedder", "virnucpro.engine.compile_cache", "virnucpro.io.hashing")
 PRIME = PRELOAD + ("torch._dynamo", "torch._inductor.compile_fx", "torch._inductor.codecache",
                    "torch._inductor.codegen.triton", "torch._inductor.codegen.cpp",
-                   "torch._inductor.runtime.triton_heuristics", "torch.nn.attention.flex_attention", "safetensors.torch", "tokenizers", "triton", "numpy")
+                   "torch._inductor.runtime.triton_heuristics", "torch.nn.attention.flex_attention",
+                   "safetensors.torch", "tokenizers", "triton", "numpy")
 
 
 class PhaseClock:
@@ -122,6 +122,10 @@ def write_full_size_models(root: Path, device: str) -> dict[str, Path]:
     paths = {"esm": write_esm_hf(root / "esm2_t36_3B_UR50D", esm, seed=0, device=device),
              "dnabert": write_dnabert(root / "DNABERT-S", DNABERT_S, seed=0),
              "classifier": write_legacy_classifier(root / "500_model.pth", DNABERT_S.hidden_size + esm.embed_dim)}
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()  # the timed runs get the whole GPU
     return paths
 
 
@@ -144,6 +148,8 @@ def _one_run(argv: list[str], env: dict, work: Path, name: str) -> dict:
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"start-up run {name} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     inside = json.loads(out.read_text())
+    if inside["exit_code"] != 0:
+        raise RuntimeError(f"start-up run {name}: predict exited {inside['exit_code']}: {proc.stderr[-2000:]}")
     seconds = inside["seconds"]
     seconds["interpreter"] = wall - inside["in_process"]
     return {"wall_seconds": round(wall, 2), "seconds": {k: round(seconds[k], 2) for k in PHASES},

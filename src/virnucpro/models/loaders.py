@@ -109,7 +109,8 @@ def load_esm(path: Path, place: Placement = Placement(), records: VerifiedFiles 
         raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
                          "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
     _fill_missing_inv_freq(state, cfg, path)
-    model = load_strict(_uninitialised(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place, "finite" not in known)
+    model = load_strict(_uninitialised(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place,
+                        "finite" not in known)
     _remember_finite(records, weights, key, known)
     return model.eval()
 

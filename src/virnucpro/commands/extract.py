@@ -75,7 +75,8 @@ def add_parser(sub) -> None:
     p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per shard (resume "
                    f"granularity; 0 = 65536 on GPU, 4096 on CPU; at most {A.UNIT_FRAMES[1]})")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
-                   "blocks (auto: on for CUDA)")
+                   "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
+                   "beside the models)")
     flags.common(p)
     p.set_defaults(func=main)
 

@@ -17,7 +17,6 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from virnucpro.atomic import save_safetensors
 from virnucpro.errors import ModelError
 from virnucpro.models.store import ModelPaths
 from virnucpro.pipeline.outputs import OutputPaths

@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 def test_predict_extract_train_on_head_dim_8_models(tmp_path, run_cli, tiny_models, tiny_model_args):
     code, _, err = run_cli("predict", GOLDEN / "input.fa", "-o", tmp_path / "p", *tiny_model_args, "--device", "cuda:0")
     assert code == 0, err
-    assert "cannot run this model" in err  # the fallback is said in the log
+    log = (tmp_path / "p" / "virnucpro.log").read_text()
+    assert "ESM-2 attention sdpa" in log and "DNABERT-S attention sdpa" in log  # the planned fallback, logged
     encoders = [a for a in tiny_model_args if not str(a).endswith("classifier.pth") and a != "--classifier"]
     code, _, err = run_cli("extract", GOLDEN / "input.fa", "-o", tmp_path / "e", *encoders, "--device", "cuda:0")
     assert code == 0, err

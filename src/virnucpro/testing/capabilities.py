@@ -28,7 +28,7 @@ def describe(device: str) -> list[str]:
     if device.startswith("cuda"):
         return [_gpu_name(device), f"attention kernels: {attention_kernels(device)}", f"compile: {compile_support()}",
                 f"FP8: {fp8_support(device)}"]
-    return [f"{device}: {platform.machine()} {cpu_threads_line()}", f"attention kernels: {attention_kernels(device)}",
+    return [f"{device} ({platform.machine()}): {cpu_threads_line()}", f"attention kernels: {attention_kernels(device)}",
             "compile: off on the CPU (the default; --compile on to try it)", f"FP8: {fp8_support(device)}"]
 
 
@@ -61,13 +61,13 @@ def fp8_support(device: str) -> str:
 
 
 def cpu_threads_line() -> str:
-    """`2 threads (the cores this job may use; 1 busy with other processes)`."""
+    """`2 threads by default (the cores this job may use; 2 of 2 cores, 1 busy with other processes)`."""
     from virnucpro.cpus import busy_cores, cpu_state, default_threads
 
     state = cpu_state()
     threads, source = default_threads(state)
     busy = busy_cores(state)
-    return f"{threads} threads ({source}; {state.affinity} of {state.total} cores" + (
+    return f"{threads} threads by default ({source}; {state.affinity} of {state.total} cores" + (
         f", {busy} busy with other processes)" if busy else ")")
 
 

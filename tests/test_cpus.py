@@ -48,3 +48,12 @@ def test_more_threads_than_cores_are_bounded_with_a_warning(caplog):
     assert effective_threads(16, CpuState(4, 4, 0.0)) == 4
     assert "more than the 4 cores" in caplog.text
     assert effective_threads(3, CpuState(4, 4, 0.0)) == 3
+
+
+def test_a_cpu_run_on_busy_cores_names_the_faster_threads(run_cli, model_args, monkeypatch, tmp_path):
+    from conftest import ROOT
+
+    monkeypatch.setattr("virnucpro.cpus.cpu_state", lambda: CpuState(2, 2, 1.0))  # one of two cores busy
+    code, _, err = run_cli("predict", ROOT / "examples" / "example.fa", "-o", tmp_path / "o", "--device", "cpu",
+                           *model_args)
+    assert code == 0 and "--threads 1 is faster on a shared machine" in err

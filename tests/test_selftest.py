@@ -91,3 +91,17 @@ def test_selftest_on_cpu_offline_from_an_empty_directory(tmp_path):
     for name in METHOD:
         assert any(line.startswith(f"{name} ") and " ok " in line for line in lines), name
     assert list(home.iterdir()) == [] and list(cwd.iterdir()) == []
+
+
+def test_readme_names_the_selftest_right_after_the_install_line():
+    text = (ROOT / "README.md").read_text()
+    install = text.index("pip install . && virnucpro predict")
+    assert 0 < text.index("virnucpro selftest", install) - install < 300
+
+
+def test_readme_cpu_path_says_what_to_do_behind_a_firewall_and_how_slow_it_is():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert "mirror or proxy" in text and "the default build (~5.5 GB) runs on a CPU as well" in text
+    assert "~12 GB of RAM" in text and "tokens/s" in text and "frames/s" in text
+    for size in ("the example", "20k reads", "1M reads"):
+        assert size in text

@@ -29,14 +29,14 @@ def main(args: argparse.Namespace) -> int:
     from virnucpro.testing.sandbox import sandbox
     from virnucpro.testing.selftest import Context, run_stages
 
-    devices = resolve_devices(parse_devices(args.device))  # a GPU torch does not see: one line, exit 2
     t = time.perf_counter()
-    say("virnucpro selftest: tiny random models, the shipped example, nothing downloaded")
-    say(versions())
-    for device in dict.fromkeys(devices):
-        for line in describe(device):
-            say(f"  {line}")
-    with sandbox() as root:
+    with sandbox() as root:  # before CUDA starts: its caches, like every other, go there
+        devices = resolve_devices(parse_devices(args.device))  # a GPU torch does not see: one line, exit 2
+        say("virnucpro selftest: tiny random models, the shipped example, nothing downloaded")
+        say(versions())
+        for device in dict.fromkeys(devices):
+            for line in describe(device):
+                say(f"  {line}")
         ctx = Context(root, devices, args.device, _example(root), verbose=args.verbose)
         results = run_stages(ctx, say=lambda r: say(f"{r.name:<11} {'ok' if r.ok else 'FAIL':<4}  {r.detail}"
                                                     f" ({r.seconds:.1f} s)"))

@@ -229,7 +229,8 @@ def tables(ctx: Context) -> str:
     check(sorted(r[0] for r in rows) == sorted(want), f"prediction_results.txt has {len(rows)} frames, the "
           f"example {len(want)}")
     worst = max((abs(float(r[3]) - want[r[0]][1]) for r in rows), default=0.0)
-    check(worst <= (1e-4 if ctx.devices[0] == "cpu" else 2e-2), f"a score differs from the reference path's by {worst:.1e}")
+    tolerance = 1e-4 if ctx.devices[0] == "cpu" else 5e-2  # fp16 features against fp32 ones near a 0.5 score
+    check(worst <= tolerance, f"a score differs from the reference path's by {worst:.1e}, more than {tolerance:.0e}")
     seqs = out.sequences.read_text().splitlines()[1:]
     check(len(seqs) == len(ctx.records), f"sequences.tsv has {len(seqs)} rows, the example {len(ctx.records)} records")
     return f"{len(rows)} frame rows with the reference path's scores (max difference {worst:.1e}), {len(seqs)} records"

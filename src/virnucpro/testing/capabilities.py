@@ -1,6 +1,6 @@
 """What a device can do, in words, for the self-test's header: kernels, compilation, FP8, threads.
 
-Every answer comes from the functions the runs themselves call (`models.attention.choose_backend`,
+Every answer comes from the functions the runs themselves call (`engine.device_plan.plan_engine`,
 `models.fp8.fp8_problem`, `cpus`), asked about the full-size models' shapes, so the header says what a
 real run on this device would use.
 """
@@ -11,8 +11,6 @@ import platform
 
 import torch
 
-ESM_HEADS, ESM_HEAD_DIM = 40, 64  # ESM-2 3B: 2560 = 40 x 64
-DNABERT_HEADS, DNABERT_HEAD_DIM = 12, 64  # DNABERT-S: 768 = 12 x 64
 
 
 def versions() -> str:
@@ -33,15 +31,19 @@ def describe(device: str) -> list[str]:
 
 
 def attention_kernels(device: str) -> str:
-    """The kernel each encoder's attention uses on `device` at the precision a run would pick."""
-    from virnucpro.models.attention import choose_backend
+    """The kernel each encoder's attention uses on `device` for a full-size run at the precision it would pick
+    (engine/device_plan.plan_engine, as the workers call it)."""
+    from virnucpro.engine.device_plan import plan_engine
+    from virnucpro.models.capabilities import probe
+    from virnucpro.models.dnabert import DNABERT_S
+    from virnucpro.models.esm2 import PRESETS
     from virnucpro.pipeline.devices import resolve_precision
 
-    dtype = {"fp16": torch.float16, "fp32": torch.float32}[resolve_precision("auto", device)]
-    esm = choose_backend("auto", torch.empty(1, ESM_HEADS, ESM_HEAD_DIM, dtype=dtype, device=device), False)
-    dna = choose_backend("auto", torch.empty(1, DNABERT_HEADS, DNABERT_HEAD_DIM, dtype=dtype, device=device), True)
+    precision = resolve_precision("auto", device)
+    plan = plan_engine(probe(device), PRESETS["esm2_t36_3B_UR50D"], DNABERT_S, precision)
     fused = {"varlen": "fused (flash varlen)", "flex": "fused (FlexAttention)", "sdpa": "SDPA, not fused"}
-    return f"ESM-2 {esm}, {fused[esm]}; DNABERT-S {dna}, {fused[dna]} ({str(dtype).removeprefix('torch.')})"
+    return (f"ESM-2 {plan.esm_attention}, {fused[plan.esm_attention]}; DNABERT-S {plan.dnabert_attention}, "
+            f"{fused[plan.dnabert_attention]} ({precision})")
 
 
 def compile_support() -> str:

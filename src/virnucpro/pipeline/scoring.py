@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 VIRUS, OTHERS = "virus", "others"
 
@@ -27,12 +30,14 @@ def unscored(n: int) -> FrameScores:
     return FrameScores(np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
 
 
-@torch.inference_mode()
 def classify(classifier: torch.nn.Module, features: torch.Tensor) -> FrameScores:
     """Softmax over the classifier's two logits, in fp32 on the CPU."""
+    import torch
+
     if len(features) == 0:
         return FrameScores(np.zeros(0, np.float32), np.zeros(0, np.float32))
-    probs = torch.softmax(classifier(features.float()), dim=1).numpy().astype(np.float32)  # (F, 2)
+    with torch.inference_mode():
+        probs = torch.softmax(classifier(features.float()), dim=1).numpy().astype(np.float32)  # (F, 2)
     if not np.isfinite(probs).all():  # one reduction per unit: NaN/inf embeddings or weights are never written
         from virnucpro.errors import IntegrityError
 
@@ -58,7 +63,13 @@ class ChunkCalls:
 
     @property
     def is_virus(self) -> np.ndarray:
-        return self.max_score2 >= self.max_score1  # ties go to virus, as in the original
+        return chunk_is_virus(self.max_score1, self.max_score2)
+
+
+def chunk_is_virus(max_score1: np.ndarray, max_score2: np.ndarray) -> np.ndarray:
+    """The chunk call (Is_Virus): the chunk's best virus score against its best non-virus score, over its kept
+    frames; ties go to virus, as in the original. regions.tsv uses the same call."""
+    return max_score2 >= max_score1
 
 
 def chunk_calls(frame_chunk: np.ndarray, s: FrameScores, num_chunks: int) -> ChunkCalls:

@@ -125,3 +125,24 @@ def test_frame_id_split_takes_the_last_chunk_suffix_even_when_the_id_holds_one(f
 
     m = FRAME_SUFFIX.search(fid)
     assert (fid[:m.start()], int(m.group(1))) == (seq, k)
+
+
+@pytest.mark.parametrize("cs", [300, 500, 1000, 2000])
+def test_1kb_of_frameless_chunks_ends_a_region_at_any_chunk_size(cs):
+    gap = -(-1000 // cs)  # chunks that cover 1 kb
+    for n_gap, want in ((gap, 2), (gap - 1, 1)):
+        scores = np.r_[np.full(10, 0.99), np.full(n_gap, np.nan), np.full(10, 0.99)]
+        starts = np.arange(len(scores)) * cs
+        assert len(_find(starts, starts + cs, scores)) == want, (cs, n_gap)
+
+
+def test_regions_need_two_viral_calls_and_half_their_chunks_viral():
+    starts = np.arange(30) * 300
+    two_apart = np.r_[np.full(10, 0.2), 0.99, np.full(3, np.nan), 0.99, np.full(15, 0.2)]
+    cheap = RegionModel(min_length=1, switch_prob=0.2)  # switching costs 1.6 nats: two viral chunks make a region
+    assert len(_find(starts, starts + 300, two_apart, cheap)) == 1  # across 3 frameless chunks (900 bp)
+    assert _find(starts, starts + 300, np.r_[0.99, 0.99, np.full(28, np.nan)], cheap) != []
+    assert _find(starts, starts + 300, np.r_[0.99, np.full(29, np.nan)], cheap) == []  # one viral call
+    # confident viral calls outweigh weak 'others' ones in the HMM, but they are fewer than half: no region
+    weak = np.r_[np.full(5, 0.01), 0.99, 0.45, 0.45, 0.99, 0.45, 0.45, 0.99, np.full(19, 0.01)][:30]
+    assert _find(starts, starts + 300, weak, cheap) == []

@@ -57,7 +57,7 @@ def _tables(path, model=RegionModel()):
 
 
 def _check_against_calls(regions, calls, seqs, model=RegionModel()) -> None:
-    """Every region rests on agreeing chunk calls, and no long frameless stretch lies inside it."""
+    """Every region rests on agreeing chunk calls, and no 1-kb frameless stretch lies inside it."""
     for sid, start, end, n_chunks, n_viral in regions:
         _, starts, ends = chunk_bounds(np.array([len(seqs[sid]) * CS]), CS)
         inside = [k for k in range(1, len(starts) + 1) if starts[k - 1] + 1 >= start and ends[k - 1] <= end]
@@ -69,7 +69,7 @@ def _check_against_calls(regions, calls, seqs, model=RegionModel()) -> None:
         run = 0
         for k in inside:
             run = 0 if k in calls[sid] else run + 1
-            assert run < model.gap_chunks, (sid, start, end, k)
+            assert run * CS < model.gap_bp, (sid, start, end, k)
 
 
 def _host(n):
@@ -100,15 +100,16 @@ def test_two_viral_chunks_across_stretches_without_frames_are_no_region(tmp_path
     assert regions == []
 
 
-def test_a_long_frameless_stretch_splits_a_region_and_one_frameless_chunk_does_not(tmp_path):
+def test_a_long_frameless_stretch_splits_a_region_and_a_short_one_does_not(tmp_path):
+    """1 kb of chunks without frames (4 chunks at size 300) ends a region; 3 chunks (a spacer) do not."""
     seqs = {"split": [*_host(10), *_viral(10), *[[]] * 10, *_viral(10), *_host(10)],
-            "split2": [*_viral(10), [], [], *_viral(10)],
-            "one_gap": [*_host(10), *_viral(10), [], *_viral(10), *_host(10)]}
+            "split4": [*_viral(10), *[[]] * 4, *_viral(10)],
+            "short_gap": [*_host(10), *_viral(10), [], [], [], *_viral(10), *_host(10)]}
     _unit(tmp_path / "u.tsv", seqs)
     regions, calls, _ = _tables(tmp_path / "u.tsv")
     assert [(r[0], r[1], r[2]) for r in regions] == [("split", 3001, 6000), ("split", 9001, 12000),
-                                                     ("split2", 1, 3000), ("split2", 3601, 6600),
-                                                     ("one_gap", 3001, 9300)]
+                                                     ("split4", 1, 3000), ("split4", 4201, 7200),
+                                                     ("short_gap", 3001, 9900)]
     _check_against_calls(regions, calls, seqs)
 
 

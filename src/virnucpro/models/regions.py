@@ -4,7 +4,7 @@ A chunk's evidence follows the chunk call itself (prediction_results_highestscor
 its best virus score m2 >= its best non-virus score m1, each the max over its kept frames): it contributes
 log(m2 / m1) nats for 'virus' over 'host', both clipped to [clip, 1 - clip] (one chunk is worth at most
 log(1/clip - 1) nats), so its sign is the call's; with one kept frame m1 = 1 - m2 and this is log(s / (1 - s)).
-A chunk without kept frames contributes nothing, and a long stretch of them (a gap: `gap_chunks` chunks or
+A chunk without kept frames contributes nothing, and a long stretch of them (a gap: chunks covering at least
 `gap_bp` bp) ends a region: the HMM is decoded on each stretch between gaps on its own. Changing state between
 neighbouring chunks costs log(1/switch_prob) nats, so an isolated discordant chunk is absorbed. Each stretch
 decoded as 'virus' is trimmed to chunks that have frames and reported only where the chunk calls agree: at
@@ -35,24 +35,23 @@ class RegionModel:
         single over-confident chunk outweighs a switch.
     min_length: shortest region reported, in bp (from the first chunk's start to the last chunk's end).
     min_viral_chunks: fewest chunks called viral in a reported region (one chunk call is not a region).
-    gap_chunks, gap_bp: a run of consecutive chunks without kept frames (every frame has a stop, or N) ends a
-        region when it is at least gap_chunks chunks long or spans at least gap_bp bp (chunk starts to ends):
-        two 300-bp chunks, or one chunk of 1 kb or more. A single frameless chunk (an intergenic stretch inside
-        a provirus) does not.
+    gap_bp: a run of consecutive chunks without kept frames (every frame has a stop, or N) ends a region when
+        its chunks cover at least gap_bp bp (the sum of their lengths): 4 chunks at size 300, 2 at size 500, 1 of
+        1 kb or more. 1 kb without any stop-free frame is rare inside coding-dense viral DNA, while the spacers
+        between viral genes (tens to a few hundred bp: one or two such chunks) must not split a provirus.
     """
 
     switch_prob: float = 1e-3
     clip: float = 0.01
     min_length: int = DEFAULT_MIN_REGION_LENGTH
     min_viral_chunks: int = 2
-    gap_chunks: int = 2
     gap_bp: int = 1000
 
     def __post_init__(self) -> None:
         assert 0 < self.switch_prob < 0.5, self.switch_prob
         assert 0 < self.clip < 0.5, self.clip
         assert self.min_length >= 0, self.min_length
-        assert self.min_viral_chunks >= 1 and self.gap_chunks >= 1 and self.gap_bp >= 1, self
+        assert self.min_viral_chunks >= 1 and self.gap_bp >= 1, self
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,9 @@ def find_regions(starts: np.ndarray, ends: np.ndarray, best1: np.ndarray, best2:
 
 
 def between_gaps(starts: np.ndarray, ends: np.ndarray, has: np.ndarray, model: RegionModel) -> list[tuple[int, int]]:
-    """[lo, hi) stretches of chunks between gaps (runs of frameless chunks `gap_chunks` long or `gap_bp` wide)."""
-    cuts = [(a, b) for a, b in _runs(~has)
-            if b - a >= model.gap_chunks or int(ends[b - 1]) - int(starts[a]) >= model.gap_bp]
+    """[lo, hi) stretches of chunks between gaps (runs of frameless chunks whose lengths add up to `gap_bp` or more)."""
+    width = np.asarray(ends, np.int64) - np.asarray(starts, np.int64)  # (C,) chunk lengths
+    cuts = [(a, b) for a, b in _runs(~has) if int(width[a:b].sum()) >= model.gap_bp]
     bounds = [0, *[x for cut in cuts for x in cut], len(has)]  # alternating stretch starts and stops
     return [(lo, hi) for lo, hi in zip(bounds[::2], bounds[1::2]) if hi > lo]
 

@@ -15,15 +15,14 @@ from virnucpro.pipeline.run_info import write_info
 
 @pytest.fixture(scope="module")
 def small_input(tmp_path_factory):
-    """The first 12 records of the golden input: a few units, fast."""
+    """12 records of the golden input (0.6-1 kb, coding, reverse coding and random): several units of 8 frames."""
     path = tmp_path_factory.mktemp("in") / "small.fa"
-    text = (GOLDEN / "input.fa").read_text()
-    path.write_text(">" + ">".join(text.split(">")[1:13]))
+    path.write_text(">" + ">".join((GOLDEN / "input.fa").read_text().split(">")[46:58]))
     return path
 
 
 def _predict(run_cli, src, out, model_args, *extra):
-    return run_cli("predict", src, "-o", out, "--unit-frames", 16, "-q", *model_args, *extra)
+    return run_cli("predict", src, "-o", out, "--unit-frames", 8, "-q", *model_args, *extra)
 
 
 def _edit_build(run_dir, status: str | None = None, **fields) -> dict:
@@ -54,7 +53,7 @@ def shards_once(tmp_path_factory, small_input, tiny_model_args):
 
     root = tmp_path_factory.mktemp("shards")
     for i in (1, 2):
-        assert main([str(a) for a in ("predict", small_input, "-o", root / f"s{i}", "--unit-frames", 16, "-q",
+        assert main([str(a) for a in ("predict", small_input, "-o", root / f"s{i}", "--unit-frames", 8, "-q",
                                       *tiny_model_args, "--shard", f"{i}/2")]) == 0
     return root
 
@@ -111,3 +110,12 @@ def test_resume_and_rerun_refuse_another_build(tmp_path, run_cli, model_args, sm
     line = _error_line(err)
     assert code == 2 and f"torch 2.14.0+cpu then, {mine['torch']} now" in line and "finished" in line, err
     assert "--force" in line
+
+
+def test_train_feature_cache_is_keyed_by_the_build():
+    from virnucpro.commands.train import _cache_key
+
+    enc = {"dnabert": {"sha256": "a"}, "esm": {"sha256": "b"}}
+    cpu = build_record(["cpu"])
+    assert _cache_key("x", enc, 300, "auto", cpu) == _cache_key("x", enc, 300, "auto", dict(cpu))
+    assert _cache_key("x", enc, 300, "auto", cpu) != _cache_key("x", enc, 300, "auto", {**cpu, "torch": "2.14.0"})

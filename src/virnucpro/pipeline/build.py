@@ -55,13 +55,6 @@ def _version(build) -> str:
     return _show(build.get("virnucpro")) if isinstance(build, dict) else "unrecorded"
 
 
-def describe(build: dict | None) -> str:
-    """One build in a few words, for a log line: 'virnucpro 0.1.0, torch 2.13.0+cpu, cpu (AVX512)'."""
-    if not isinstance(build, dict):
-        return "an unrecorded build"
-    return ", ".join(f"{k} {build[k]}" if k != "device" else str(build[k]) for k in BUILD_FIELDS if k in build)
-
-
 def _show(value) -> str:
     text = "none" if value is None else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= 60 else text[:57] + "..."

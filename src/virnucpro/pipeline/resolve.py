@@ -114,6 +114,9 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         params["mode"] = "extract"
     else:  # regions.tsv is part of the run's results: a resume, a rerun and a merge must use the same rule
         params["min_region_length"] = cfg.min_region_length
+        # so are the kept embeddings and units: a resume without it would leave a partial embeddings/, a rerun
+        # with it on a finished run would write none
+        params["keep_intermediate"] = bool(cfg.keep_intermediate)
     if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
         params["precision_check"] = False
     return params

@@ -71,6 +71,12 @@ def test_extra_args_of_the_users_own_flags_pass(text):
     check_extra_args(text)
 
 
+def test_fp8_on_a_cpu_workflow_is_refused(wf):
+    _refused(wf, "FP8", extra_args="--precision fp8")
+    _refused(wf, "FP8", extra_args="--precision=fp8", device="cpu,cpu")
+    assert _check(wf, extra_args="--precision fp8", device="cuda").device == "cuda"
+
+
 # a) samples.tsv: inputs that every job of the sample would refuse
 
 @pytest.mark.parametrize("cell,paired,needle", [

@@ -15,8 +15,8 @@ from virnucpro import argtypes
 from virnucpro.errors import InputError
 from virnucpro.pipeline.shards import MAX_SHARDS
 from virnucpro.report.sample_names import check_sample_name
-from virnucpro.workflow.extra_flags import check_extra_flags
-from virnucpro.workflow.outdir import WORK, changed_input, check_outdir
+from virnucpro.workflow.extra_flags import check_extra_flags, check_flags_for_device
+from virnucpro.workflow.outdir import WORK, changed_input, check_outdir, readable_sha256
 
 KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
         "model_dir", "extra_args")
@@ -68,6 +68,7 @@ def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSetting
                                 threads=_integer(config, "threads", 8, (1, argtypes.THREADS[1])),
                                 samples=read_samples(_resolve(base, _text(config, "samples", required=True)), base))
     check_extra_args(_text(config, "extra_args"))
+    check_flags_for_device(_text(config, "extra_args"), settings.device)
     check_outdir(_resolve(base, settings.outdir), base, list(settings.samples))
     for name, sample in settings.samples.items():
         for run_dir in _finished_runs(_resolve(base, settings.outdir), name):
@@ -228,14 +229,13 @@ def refuse_repeated_files(where: str, name: str, given: list[str], paths: list[P
     """
     import os
 
-    from virnucpro.io.repeated import same_bytes
-
     for k, path in enumerate(paths):
         for j in range(k):
             if os.path.samefile(path, paths[j]):
                 raise InputError(f"{where}: sample {name!r} lists {given[k]!r} twice (also as file {j + 1}): list each "
                                  "file once")
-            if same_bytes(str(path), str(paths[j])) and (paired or path.stat().st_size):
+            if path.stat().st_size == paths[j].stat().st_size and readable_sha256(path) == readable_sha256(
+                    paths[j]) and (paired or path.stat().st_size):
                 why = ("its mate files are one file (same content), so every read would pair with itself: give the R1 "
                        "and the R2 file, or one interleaved file" if paired else
                        "every record would be read twice (duplicate IDs): list each file once")

@@ -45,6 +45,19 @@ def check_extra_flags(args: list[str]) -> None:
             raise InputError(f"config.yaml: extra_args {reason}")
 
 
+def check_flags_for_device(text: str, device: str) -> None:
+    """extra_args that every shard job on config.yaml's `device` refuses: `--precision fp8` on the CPU.
+
+    Raises:
+        InputError: naming the flag, the device and the fix.
+    """
+    import shlex
+
+    if device.split(":")[0].split(",")[0] == "cpu" and _parse(_predict_parser(), shlex.split(text)).precision == "fp8":
+        raise InputError("config.yaml: extra_args --precision fp8 needs FP8 tensor cores, but device is cpu: drop it, "
+                         "or set device to GPUs with FP8 tensor cores")
+
+
 def _refuse_abbreviations(args: list[str], parser: argparse.ArgumentParser) -> None:
     """`--outp` (a prefix of --output-dir), `--forc`, ...: every long flag must be spelled out."""
     options = sorted(parser._option_string_actions)

@@ -48,11 +48,24 @@ def changed_input(paths: list[Path], recorded: list, finished: float) -> str | N
     A file modified after the run (mtime) is hashed and compared with the recorded sha256: a `touch`, a copy
     with new dates or a restore from backup is the same input.
     """
-    from virnucpro.io.hashing import sha256_file
-
     for path, rec in zip(paths, recorded):
         if not isinstance(rec, dict) or path.stat().st_size != rec.get("bytes"):
             return str(path)
-        if path.stat().st_mtime > finished and sha256_file(path) != rec.get("sha256"):
+        if path.stat().st_mtime > finished and readable_sha256(path) != rec.get("sha256"):
             return str(path)
     return None
+
+
+def readable_sha256(path: Path) -> str:
+    """sha256 of an input at validation time; an unreadable one is one line naming it (not a traceback).
+
+    Raises:
+        InputError: the file cannot be read (permissions, I/O error).
+    """
+    from virnucpro.errors import describe_os_error
+    from virnucpro.io.hashing import sha256_file
+
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise describe_os_error(exc) from None

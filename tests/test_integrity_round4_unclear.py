@@ -54,7 +54,8 @@ def _refused(wf: Path, needle: str, **changes) -> str:
     ("--outp x", "--output-dir"), ("--output x", "--output-dir"), ("--forc", "--force"), ("--shar 1/2", "--shard"),
     ("--devi cpu", "--device"), ("--thr 2", "--threads"), ("--chunk 300", "--chunk-size"), ("--pair", "--paired"),
     ("--offl", "--offline"), ("--model-d m", "--model-dir"), ("--classif c", "--classifier"), ("--dnab d", "--dnabert"),
-    ("--outp=x", "--output-dir"), ("-qo x", "-o/--output-dir"), ("-ox", "-o/--output-dir"), ("-vqox", "-o/--output-dir"),
+    ("--outp=x", "--output-dir"), ("-qo x", "-o/--output-dir"), ("-ox", "-o/--output-dir"),
+    ("-vqox", "-o/--output-dir"),
     ("--device auto", "--device"), ("--threads=8", "--threads"), ("--keep-intermediate", "--keep-intermediate"),
     ("--keep-int", "--keep-intermediate"), ("-q --keep-intermediate", "--keep-intermediate"), ("--esm-rev x", "spell"),
     ("--unit 4", "--unit-frames"), ("--nonsense", "nonsense"), ("-h", "-h"),
@@ -306,7 +307,8 @@ def test_unreadable_input_or_model_is_named_as_a_read_problem(tmp_path, tiny_mod
     shutil.copy(tiny_models.classifier, locked / "c.pth")
     for p in (locked / "in.fa", locked / "esm" / "model.safetensors", locked / "c.pth"):
         p.chmod(0)
-    models = {"--dnabert": tiny_models.dnabert_dir, "--esm": tiny_models.esm_dir, "--classifier": tiny_models.classifier}
+    models = {"--dnabert": tiny_models.dnabert_dir, "--esm": tiny_models.esm_dir,
+              "--classifier": tiny_models.classifier}
     runs = []
     for k, (inp, flag, path) in enumerate([(locked / "in.fa", None, None), (good, "--esm", locked / "esm"),
                                            (good, "--classifier", locked / "c.pth")]):
@@ -405,7 +407,8 @@ def test_train_with_a_tiny_class_writes_valid_json(tmp_path, run_cli, tiny_model
         raise AssertionError(f"{name} in metrics.json")
 
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(), parse_constant=no_constants)
-    assert metrics["final"]["auroc"] is None and "undefined (null in metrics.json)" in err  # 2 viral frames, none held out
+    # 2 viral frames, none of them held out: no AUROC
+    assert metrics["final"]["auroc"] is None and "undefined (null in metrics.json)" in err
     code, _, err = run_cli("train", "--viral", _one_record(tmp_path / "v1.fa", 1), "--other", tmp_path / "other.gbk",
                            "--chunk-size", 300, "-o", tmp_path / "out1", *_train_args(tiny_model_args), "--device",
                            "cpu")

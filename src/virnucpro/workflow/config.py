@@ -193,7 +193,8 @@ def _sample(path: Path, line: int, row: dict, base: Path) -> tuple[str, Sample]:
         raise InputError(f"{where}: paired sample {name!r} lists {len(paths)} files: give R1,R2 or one interleaved file")
     for p in paths:
         if not _resolve(base, p).is_file():
-            comma = " (a path with a comma goes in double quotes: \"my,file.fa\")" if "," in (row.get("path") or "") else ""
+            comma = (" (a path with a comma goes in double quotes: \"my,file.fa\")" if "," in (row.get("path") or "")
+                     else "")
             raise InputError(f"{where}: input {p!r} of sample {name!r} is not a file: fix the path (relative paths "
                              f"are read from where snakemake runs){comma}")
     refuse_repeated_files(where, name, paths, [_resolve(base, p) for p in paths], paired)

@@ -35,7 +35,8 @@ def check_extra_flags(args: list[str]) -> None:
     given = _parse(parser, args)
     if given.inputs != [INPUT]:
         extra = " ".join(map(str, given.inputs[1:]))[:60]
-        raise InputError(f"config.yaml: extra_args names input files ({extra!r}): list a sample's inputs in samples.tsv")
+        raise InputError(f"config.yaml: extra_args names input files ({extra!r}): list a sample's inputs in "
+                         "samples.tsv")
     for dest, flag in OWN_DESTS.items():
         if getattr(given, dest) is not UNSET and (dest != "output_dir" or str(given.output_dir) != OUT):
             raise InputError(f"config.yaml: extra_args sets {flag}, which the workflow sets itself: use its own key in "

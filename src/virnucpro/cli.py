@@ -50,7 +50,7 @@ def create_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input/models, 4 out of memory)."""
+    """Run the CLI; returns the exit code (`errors.EXIT_CODES` names each)."""
     args = create_parser().parse_args(argv)
     remember_command(list(sys.argv[1:] if argv is None else argv))
     setup_logging(args.verbose, args.quiet)

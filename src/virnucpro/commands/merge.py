@@ -15,6 +15,7 @@ from virnucpro.logs import command_line, run_log
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.shard_list import shard_directories
 from virnucpro.pipeline.shards import Shard, read_shards
 from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.run_info import now_iso
@@ -36,6 +37,7 @@ class MergeConfig:
     output_dir: Path
     force: bool = False
     min_region_length: int | None = None  # None: the shards' value; another value is refused
+    shard_list: Path | None = None  # a file naming more shard directories, one per line ('-': stdin)
 
 
 def run(cfg: MergeConfig) -> dict:
@@ -43,8 +45,9 @@ def run(cfg: MergeConfig) -> dict:
     clock = Clock()
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
-    check_inputs_survive(out, cfg.shard_dirs, out.everything_written(), "shard directory")
-    shards, plans = read_shards([Path(d) for d in cfg.shard_dirs])
+    shard_dirs = shard_directories([Path(d) for d in cfg.shard_dirs], cfg.shard_list, out.root)
+    check_inputs_survive(out, shard_dirs, out.everything_written(), "shard directory")
+    shards, plans = read_shards(shard_dirs)
     info = _merged_info(shards)
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():
@@ -107,7 +110,10 @@ def add_parser(sub) -> None:
     p = flags.subparser(sub, "merge", "join the shard directories of one `predict --shard I/N` run",
                       "Check that the shards belong to one run and hold every work unit exactly once, "
                       "then write the same outputs as one predict run, byte for byte.")
-    p.add_argument("shard_dirs", nargs="+", type=A.directory, metavar="SHARD_DIR", help="-o directories of the shard runs")
+    p.add_argument("shard_dirs", nargs="*", type=A.directory, metavar="SHARD_DIR", help="-o directories of the shard "
+                   "runs, or the directory that holds them (then every subdirectory with a run is a shard)")
+    p.add_argument("--shard-list", type=A.directory, metavar="FILE", help="a file naming shard directories, one per "
+                   "line ('-': stdin), for more shards than a command line holds")
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     flags.region_args(p, default=None)
@@ -117,5 +123,5 @@ def add_parser(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     run(MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
-                                        min_region_length=args.min_region_length))
+                                        min_region_length=args.min_region_length, shard_list=args.shard_list))
     return 0

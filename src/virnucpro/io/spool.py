@@ -60,11 +60,25 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
     src = sys.stdin.buffer if given == "-" else open(given, "rb")  # noqa: SIM115 (closed below unless stdin)
     try:
         with open(target, "wb") as fh:
-            while block := src.read(1 << 20):
+            while block := _named(src.read, 1 << 20, given):
                 h.update(block)
-                fh.write(block)
+                _named(fh.write, block, target)
                 size += len(block)
+    except OSError as exc:  # the final flush of a full disk names no file either
+        raise _with_path(exc, target) from None
     finally:
         if src is not sys.stdin.buffer:
             src.close()
     return size, h.hexdigest()
+
+
+def _named(call, arg, path):
+    """`call(arg)`; an OSError without a file name (a full disk while writing, a read error of a pipe) gets `path`."""
+    try:
+        return call(arg)
+    except OSError as exc:
+        raise _with_path(exc, path) from None
+
+
+def _with_path(exc: OSError, path) -> OSError:
+    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))

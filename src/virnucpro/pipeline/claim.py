@@ -17,7 +17,7 @@ from pathlib import Path
 from virnucpro.errors import ResumeError
 from virnucpro.io.hashing import sha256_file
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
+from virnucpro.pipeline.run_info import check_resumable, read_info, same_finished_run, write_info
 from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path
 
 log = logging.getLogger("virnucpro")
@@ -28,7 +28,7 @@ STALE_MERGE = re.compile(r"^\.merge-[a-z0-9_]{8}$")  # tempfile.TemporaryDirecto
 def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
     """The finished run's info if `out` already holds this very run with intact tables, else None."""
     old = read_info(out.run_info)
-    if force or old is None or old.get("status") != "complete" or not same_run(old, info):
+    if force or old is None or old.get("status") != "complete" or not same_finished_run(old, info):
         return None
     damaged = damaged_outputs(out, old)
     if damaged:
@@ -89,7 +89,7 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
     if force:
         wipe(out)
     elif old is not None and old.get("status") == "complete":
-        if not same_run(old, info):
+        if not same_finished_run(old, info):
             check_resumable(old, info, out.root, complete=True)
         wipe(out)  # same run, damaged tables (already_complete said so): compute again
     elif old is not None:

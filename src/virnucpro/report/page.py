@@ -37,6 +37,17 @@ def write_report(run_dir: Path) -> Path:
 
 
 def _finished_info(run_dir: Path) -> dict:
+    info = finished_run_info(run_dir)
+    verify_tables(run_dir, info)
+    return info
+
+
+def finished_run_info(run_dir: Path) -> dict:
+    """The run_info.json of the finished predict run in `run_dir` (its tables not yet verified).
+
+    Raises:
+        InputError: no run_info.json, an edited or unreadable one, an unfinished run or a shard.
+    """
     from virnucpro.records import load_info
 
     path = run_dir / "run_info.json"
@@ -44,7 +55,6 @@ def _finished_info(run_dir: Path) -> dict:
     if not isinstance(info, dict) or info.get("status") != "complete" or "shard" in info:
         raise InputError(f"{str(run_dir)!r} holds no finished predict run (run_info.json missing, unfinished or a "
                          "shard): finish the run first (or merge the shards), then rerun `virnucpro report`")
-    verify_tables(run_dir, info)
     return info
 
 

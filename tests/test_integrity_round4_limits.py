@@ -165,3 +165,203 @@ def test_classifier_of_another_width_is_refused_before_claim(run_cli, models, fa
 
     write_legacy_classifier(models / "classifier.pth", input_dim=50, cuda_tagged=False)
     _refused_before_claim(run_cli, models, fasta, tmp_path / "out", "features")
+
+
+# --- non-file inputs: sniffed before they are copied, bounded while they are -------------------------------------
+
+class _Endless(__import__("io").RawIOBase):
+    """A stream that never ends: `head` once, then `body` forever."""
+
+    def __init__(self, head: bytes, body: bytes):
+        self.pending, self.body = head, body
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        while len(self.pending) < len(buf):
+            self.pending += self.body * 4096
+        n = len(buf)
+        buf[:n], self.pending = self.pending[:n], self.pending[n:]
+        return n
+
+
+def _stdin(monkeypatch, raw):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(raw)))
+
+
+@pytest.mark.parametrize("head,body,what", [(b"", b"\x00", "NUL bytes"), (b"", b"ACGT\n", "ACGT"),
+                                            (b">r\n", b"AC\x00GT", "binary data"),
+                                            (b"\x7fELF\x02\x01", b"\x01\x02", "ELF"),
+                                            (b"\xef\xbb\xbf>r\n", b"ACGT\n", "xef")])
+def test_streams_that_are_no_input_format_are_refused_at_once(run_cli, monkeypatch, models, tmp_path, head, body,
+                                                              what):
+    _stdin(monkeypatch, _Endless(head, body))
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "not FASTA/FASTQ/BAM" in line and what in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_endless_valid_stream_stops_before_the_disk_fills(run_cli, monkeypatch, models, tmp_path):
+    from virnucpro.io import spool
+
+    monkeypatch.setattr(spool, "margin_bytes", lambda d: spool.free_bytes(d) - (40 << 20))  # 40 MiB may be used
+    _stdin(monkeypatch, _Endless(b">r\n", b"ACGTTGCAAC" * 7 + b"\n"))
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "stopped copying the piped input" in line and "MiB" in line and "out" in line, line
+    assert not (tmp_path / "out").exists()  # the spool went with the unclaimed directory
+
+
+def test_a_device_path_is_bounded_like_stdin(run_cli, models, tmp_path):
+    code, _, err = _predict(run_cli, models, "/dev/zero", tmp_path / "out")
+    assert code == 2 and "'/dev/zero' is not FASTA/FASTQ/BAM" in one_error_line(err)
+
+
+def test_closed_stdin_is_one_line(models, fasta, tmp_path):
+    import subprocess
+    import sys
+
+    for cmd in (["predict", "-", "-o", str(tmp_path / "p")], ["prepare", "-", "-o", str(tmp_path / "q")]):
+        if cmd[0] == "predict":
+            cmd += ["--dnabert", str(models / "dnabert"), "--esm", str(models / "esm"), "--classifier",
+                    str(models / "classifier.pth"), "--offline"]
+        proc = subprocess.run([sys.executable, "-m", "virnucpro", *cmd], stdin=None, capture_output=True, text=True,
+                              preexec_fn=lambda: __import__("os").close(0))
+        assert proc.returncode == 2 and "stdin is closed" in one_error_line(proc.stderr), proc.stderr
+
+
+def test_small_piped_inputs_still_work(run_cli, monkeypatch, models, fasta, tmp_path):
+    import gzip
+    import io
+
+    _stdin(monkeypatch, io.BytesIO(gzip.compress(fasta.read_bytes())))
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "gz")
+    assert code == 0, err
+    _stdin(monkeypatch, io.BytesIO(fasta.read_bytes()))
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "plain")
+    assert code == 0, err
+    assert (tmp_path / "gz" / "sequences.tsv").read_bytes() == (tmp_path / "plain" / "sequences.tsv").read_bytes()
+
+
+# --- the CPU's out-of-memory: the same clean answer as the GPU's (exit 4) ----------------------------------------
+
+def test_an_attention_bias_larger_than_free_memory_is_exit_4(run_cli, monkeypatch, models, fasta, tmp_path):
+    from virnucpro.engine import memory
+
+    monkeypatch.setattr(memory, "available_host_bytes", lambda: 50_000)  # less than one tiny DNABERT bias
+    code, _, err = _predict(run_cli, models, fasta, tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 4 and "does not fit in host memory even alone" in line and "attention bias" in line, line
+
+
+def test_a_batch_too_large_for_memory_is_split_first(run_cli, monkeypatch, models, tmp_path):
+    from virnucpro.models.dnabert import DnaBert
+
+    fa = tmp_path / "two.fa"
+    fa.write_text(">a\n" + "ACGTTGCA" * 40 + "\n>b\n" + "TTGCAACG" * 40 + "\n")
+    code, _, err = _predict(run_cli, models, fa, tmp_path / "whole")
+    assert code == 0, err
+    forward = DnaBert.forward
+
+    def one_at_a_time(self, batch):  # the CPU allocator refuses any batch of several sequences
+        if batch.num_seqs > 1:
+            raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes.")
+        return forward(self, batch)
+
+    monkeypatch.setattr(DnaBert, "forward", one_at_a_time)
+    code, _, err = _predict(run_cli, models, fa, tmp_path / "split")
+    assert code == 0, err
+    assert (tmp_path / "split" / "sequences.tsv").read_bytes() == (tmp_path / "whole" / "sequences.tsv").read_bytes()
+
+
+def test_the_cpu_allocators_error_is_exit_4(run_cli, monkeypatch, models, fasta, tmp_path):
+    from virnucpro.models.esm2 import ESM2
+
+    def refuse(self, batch):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you "
+                           "tried to allocate 13849296896 bytes.")
+
+    monkeypatch.setattr(ESM2, "forward", refuse)
+    code, _, err = _predict(run_cli, models, fasta, tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 4 and "host memory" in line, line
+
+
+def test_other_runtime_errors_are_not_taken_for_out_of_memory():
+    from virnucpro.engine.embedder import is_out_of_memory
+
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+
+
+def test_shape_tables_match_the_built_models():
+    from virnucpro.models import dnabert, esm2
+    from virnucpro.testing.factory import TINY_DNABERT, TINY_ESM
+
+    for cfg in (TINY_ESM, esm2.PRESETS["esm2_t6_8M_UR50D"], esm2.ESM2Config(2, 48, 4, intermediate_size=80)):
+        with torch.device("meta"):
+            built = {k: tuple(v.shape) for k, v in esm2.ESM2(cfg).state_dict().items()}
+        assert built == esm2.state_shapes(cfg)
+    for cfg in (TINY_DNABERT, dnabert.DNABERT_S):
+        with torch.device("meta"):
+            built = {k: tuple(v.shape) for k, v in dnabert.DnaBert(cfg).state_dict().items()}
+        assert built == dnabert.state_shapes(cfg)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_lazy_checks_see_what_loading_sees(tmp_path, fmt):
+    from virnucpro.models.loaders import dnabert_parts, esm_parts
+    from virnucpro.testing.factory import write_dnabert, write_esm_hf
+
+    esm = write_esm_hf(tmp_path / "esm", fmt=fmt)
+    dna = write_dnabert(tmp_path / "dna", fmt=fmt)
+    for parts, path in ((esm_parts, esm), (dnabert_parts, dna)):
+        lazy, eager = parts(path, lazy=True), parts(path)
+        assert lazy[0] == eager[0] and lazy[2] == eager[2]
+        assert {k: (v.shape, v.dtype) for k, v in lazy[1].items()} == {k: (v.shape, v.dtype) for k, v in eager[1].items()}
+        assert all(v.is_meta for k, v in lazy[1].items() if not k.endswith("inv_freq"))
+
+
+# --- paths: link loops, bytes that are not UTF-8 ------------------------------------------------------------------
+
+def test_an_input_that_is_a_link_loop_is_one_line(run_cli, models, tmp_path):
+    (tmp_path / "loop.fa").symlink_to(tmp_path / "loop.fa")
+    code, _, err = _predict(run_cli, models, tmp_path / "loop.fa", tmp_path / "out")
+    assert code == 2 and "symbolic link" in one_error_line(err)
+
+
+def test_an_output_under_a_link_loop_is_one_line(run_cli, models, fasta, tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    code, _, err = _predict(run_cli, models, fasta, tmp_path / "loop" / "out")
+    assert code == 2 and "link" in one_error_line(err)
+
+
+def test_an_output_directory_that_is_not_utf8_is_refused_by_the_parser(run_cli, models, fasta, tmp_path):
+    import os
+
+    out = os.fsdecode(bytes(tmp_path) + b"/out\xff")
+    with pytest.raises(SystemExit) as exc:
+        _predict(run_cli, models, fasta, out)
+    assert exc.value.code == 2
+
+
+def test_an_input_path_that_is_not_utf8_runs_and_logs_everything(tmp_path, models, fasta):
+    import os
+    import subprocess
+    import sys
+
+    odd = os.fsdecode(bytes(tmp_path) + b"/in\xff.fa")
+    shutil.copy(fasta, odd)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "virnucpro", "predict", odd, "-o", str(out), "--dnabert",
+                           str(models / "dnabert"), "--esm", str(models / "esm"), "--classifier",
+                           str(models / "classifier.pth"), "--offline", "-q"], capture_output=True)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    log = (out / "virnucpro.log").read_text(encoding="utf-8")
+    assert "in\\udcff.fa" in log and "done in" in log
+    assert "in\\udcff.fa" in (out / "report.html").read_text(encoding="utf-8")

@@ -200,6 +200,10 @@ def _sdpa_layout(cu_seqlens, max_len, seq_id, slopes, dtype) -> dict:
     mask = torch.zeros(n, 1, 1, max_len, device=dev, dtype=torch.float32)
     mask = mask.masked_fill(~key_ok[:, None, None, :], float("-inf"))
     if slopes is not None:
+        if dev.type == "cpu":  # the bias is built whole: check it fits before asking (the CPU has no clean OOM)
+            from virnucpro.engine.memory import check_host_room
+
+            check_host_room(4 * len(slopes) * max_len * max_len * (n + 1) + 16 * max_len * max_len, "the attention bias")
         mask = mask + alibi_bias(slopes.float(), max_len, dev)[None]  # (N, H, L, L)
     return {"n": n, "max_len": max_len, "seq_id": seq_id, "pos": pos, "mask": mask.to(dtype)}
 

@@ -124,8 +124,9 @@ def check_float_weights(state: Mapping, what: str) -> None:
                              "floating-point weights (a damaged or foreign file): re-download the model")
 
 
-def check_expected_shapes(expected: Mapping, state: Mapping, unexpected: Iterable[str], what: str) -> None:
-    """Keys and shapes of `state` against a module's (meta) state dict, without loading anything (the same
+def check_expected_shapes(expected: Mapping[str, tuple[int, ...]], state: Mapping, unexpected: Iterable[str],
+                          what: str) -> None:
+    """Keys and shapes of `state` against a model's `state_shapes(cfg)`, without loading anything (the same
     rule as weights.load_strict, which applies it again when the data is loaded).
 
     Raises:
@@ -133,8 +134,8 @@ def check_expected_shapes(expected: Mapping, state: Mapping, unexpected: Iterabl
     """
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(unexpected) | (set(state) - set(expected)))
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v)}" for k, v in expected.items()
+             if k in state and tuple(state[k].shape) != tuple(v)]
     problems = [f"{label}: {_few(items)}" for label, items in
                 (("missing keys", missing), ("unexpected keys", extra), ("wrong shapes", wrong)) if items]
     if problems:

@@ -365,3 +365,54 @@ def test_an_input_path_that_is_not_utf8_runs_and_logs_everything(tmp_path, model
     log = (out / "virnucpro.log").read_text(encoding="utf-8")
     assert "in\\udcff.fa" in log and "done in" in log
     assert "in\\udcff.fa" in (out / "report.html").read_text(encoding="utf-8")
+
+
+# --- a long record is translated window by window: same frames, memory bounded by the window ----------------------
+
+def _record_batch(seed: int, lengths: list[int]):
+    import random
+
+    from virnucpro.io.seqio import RecordBatch
+
+    rnd = random.Random(seed)
+    seqs = ["".join(rnd.choice("ACGTacgtNNRY" if i % 3 == 0 else "ACGT") for _ in range(n)) for i, n in
+            enumerate(lengths)]
+    return RecordBatch([f"r{i}" for i in range(len(seqs))], seqs)
+
+
+@pytest.mark.parametrize("window", [1, 7, 500, 1234, 10_000])
+def test_windows_translate_exactly_like_one_pass(monkeypatch, window):
+    from virnucpro.prep import prepare
+
+    batch = _record_batch(3, [3000, 17, 499, 500, 501, 12_345, 2])
+    whole = prepare.prepare_batch(batch, 500)
+    counted = prepare.count_batch(batch, 300)
+    monkeypatch.setattr(prepare, "WINDOW_BASES", window)
+    monkeypatch.setattr(prepare.chunk_windows, "__defaults__", (window,))
+    parts = prepare.prepare_batch(batch, 500)
+    assert parts.frame_ids == whole.frame_ids and parts.proteins == whole.proteins
+    assert parts.nucleotides == whole.nucleotides and (parts.frame_chunk == whole.frame_chunk).all()
+    assert parts.chunk_seqs == whole.chunk_seqs
+    assert prepare.count_batch(batch, 300) == counted
+
+
+def test_a_long_record_is_prepared_in_bounded_memory(monkeypatch):
+    import tracemalloc
+
+    import numpy as np
+
+    from virnucpro.io.seqio import RecordBatch
+    from virnucpro.prep import prepare
+
+    n = 8_000_000
+    seq = np.frombuffer(b"ACGT", np.uint8)[np.random.default_rng(0).integers(0, 4, n)].tobytes().decode()
+    batch = RecordBatch(["long"], [seq])
+    monkeypatch.setattr(prepare.chunk_windows, "__defaults__", (1 << 20,))
+    tracemalloc.start()
+    try:
+        prepare.count_batch(batch, 500)
+        prepare.prepare_batch(batch, 500)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * n + (24 << 20), peak  # layout and chunks ~2.2x, plus one window's temporaries (was ~16x n)

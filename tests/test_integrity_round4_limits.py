@@ -416,3 +416,16 @@ def test_a_long_record_is_prepared_in_bounded_memory(monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < 3 * n + (24 << 20), peak  # layout and chunks ~2.2x, plus one window's temporaries (was ~16x n)
+
+
+def test_train_checks_the_models_before_claiming_its_directory(run_cli, models, tmp_path):
+    from virnucpro.testing.genbank import write_genbank
+
+    write_genbank(tmp_path / "v.gbk", 4, gc=0.68, seed=1, prefix="vir")
+    write_genbank(tmp_path / "o.gbk", 4, gc=0.32, seed=2, prefix="oth")
+    _edit_config(models / "dnabert" / "config.json", num_attention_heads=7)
+    code, _, err = run_cli("train", "--viral", tmp_path / "v.gbk", "--other", tmp_path / "o.gbk", "--chunk-size", 300,
+                           "-o", tmp_path / "out", "--dnabert", models / "dnabert", "--esm", models / "esm",
+                           "--offline", "--device", "cpu")
+    assert code == 2 and "attention heads" in one_error_line(err)
+    assert not (tmp_path / "out" / "run_info.json").exists()

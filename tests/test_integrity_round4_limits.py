@@ -429,3 +429,11 @@ def test_train_checks_the_models_before_claiming_its_directory(run_cli, models, 
                            "--offline", "--device", "cpu")
     assert code == 2 and "attention heads" in one_error_line(err)
     assert not (tmp_path / "out" / "run_info.json").exists()
+
+
+def test_a_config_that_is_a_fifo_does_not_hang(run_cli, models, fasta, tmp_path):
+    import os
+
+    (models / "esm" / "config.json").unlink()
+    os.mkfifo(models / "esm" / "config.json")
+    _refused_before_claim(run_cli, models, fasta, tmp_path / "out", "not a regular file")

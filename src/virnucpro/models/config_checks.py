@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -37,6 +39,8 @@ def read_config(path: Path, what: str) -> dict:
     """
     fix = f"not a usable {what} configuration: re-download the model (virnucpro download)"
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise ModelError(f"{str(path)!r} is not a regular file: {fix}")
         with open(path, "rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:

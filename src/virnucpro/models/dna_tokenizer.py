@@ -28,7 +28,7 @@ class DnaTokenizer:
     @property
     def max_id(self) -> int:
         """The largest id this tokenizer can produce (added tokens included)."""
-        return max(self._tok.get_vocab(with_added_tokens=True).values())
+        return max(self._tok.get_vocab(with_added_tokens=True).values(), default=-1)
 
     def encode_batch(self, seqs: list[str]) -> list[list[int]]:
         """Token ids (with [CLS] ... [SEP]) of each sequence."""

@@ -437,3 +437,19 @@ def test_a_config_that_is_a_fifo_does_not_hang(run_cli, models, fasta, tmp_path)
     (models / "esm" / "config.json").unlink()
     os.mkfifo(models / "esm" / "config.json")
     _refused_before_claim(run_cli, models, fasta, tmp_path / "out", "not a regular file")
+
+
+def test_a_full_disk_while_spooling_names_the_path(run_cli, monkeypatch, models, fasta, tmp_path):
+    import errno
+    import io
+
+    from virnucpro.io import spool
+
+    def full(fh, block, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(spool, "_write", full)
+    _stdin(monkeypatch, io.BytesIO(fasta.read_bytes()))
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "no space left" in line and ".input.spool" in line, line

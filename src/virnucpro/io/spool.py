@@ -79,13 +79,20 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
                 if blocks % CHECK_EVERY == 0:
                     check_room(target, size, len(block) * CHECK_EVERY, margin, given)
                 h.update(block)
-                fh.write(block)
+                _write(fh, block, target)
                 size += len(block)
                 blocks += 1
     finally:
         if given != "-":
             src.close()
     return size, h.hexdigest()
+
+
+def _write(fh, block: bytes, target: Path) -> None:
+    try:
+        fh.write(block)
+    except OSError as exc:  # a full disk: the message names the spool's path
+        raise OSError(exc.errno, exc.strerror, str(target)) from None
 
 
 def check_start(head: bytes, given: str) -> None:

@@ -222,17 +222,14 @@ def test_a_device_path_is_bounded_like_stdin(run_cli, models, tmp_path):
     assert code == 2 and "'/dev/zero' is not FASTA/FASTQ/BAM" in one_error_line(err)
 
 
-def test_closed_stdin_is_one_line(models, fasta, tmp_path):
-    import subprocess
+def test_closed_stdin_is_one_line(run_cli, monkeypatch, models, tmp_path):
     import sys
 
-    for cmd in (["predict", "-", "-o", str(tmp_path / "p")], ["prepare", "-", "-o", str(tmp_path / "q")]):
-        if cmd[0] == "predict":
-            cmd += ["--dnabert", str(models / "dnabert"), "--esm", str(models / "esm"), "--classifier",
-                    str(models / "classifier.pth"), "--offline"]
-        proc = subprocess.run([sys.executable, "-m", "virnucpro", *cmd], stdin=None, capture_output=True, text=True,
-                              preexec_fn=lambda: __import__("os").close(0))
-        assert proc.returncode == 2 and "stdin is closed" in one_error_line(proc.stderr), proc.stderr
+    monkeypatch.setattr(sys, "stdin", None)  # what Python sets when fd 0 is closed (`<&-`)
+    code, _, err = _predict(run_cli, models, "-", tmp_path / "p")
+    assert code == 2 and "stdin is closed" in one_error_line(err)
+    code, _, err = run_cli("prepare", "-", "-o", tmp_path / "q")
+    assert code == 2 and "stdin is closed" in one_error_line(err)
 
 
 def test_small_piped_inputs_still_work(run_cli, monkeypatch, models, fasta, tmp_path):
@@ -350,18 +347,14 @@ def test_an_output_directory_that_is_not_utf8_is_refused_by_the_parser(run_cli, 
     assert exc.value.code == 2
 
 
-def test_an_input_path_that_is_not_utf8_runs_and_logs_everything(tmp_path, models, fasta):
+def test_an_input_path_that_is_not_utf8_runs_and_logs_everything(run_cli, tmp_path, models, fasta):
     import os
-    import subprocess
-    import sys
 
     odd = os.fsdecode(bytes(tmp_path) + b"/in\xff.fa")
     shutil.copy(fasta, odd)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "virnucpro", "predict", odd, "-o", str(out), "--dnabert",
-                           str(models / "dnabert"), "--esm", str(models / "esm"), "--classifier",
-                           str(models / "classifier.pth"), "--offline", "-q"], capture_output=True)
-    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    code, _, err = _predict(run_cli, models, odd, out)
+    assert code == 0 and "Traceback" not in err, err
     log = (out / "virnucpro.log").read_text(encoding="utf-8")
     assert "in\\udcff.fa" in log and "done in" in log
     assert "in\\udcff.fa" in (out / "report.html").read_text(encoding="utf-8")

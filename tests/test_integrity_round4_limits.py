@@ -446,3 +446,20 @@ def test_a_full_disk_while_spooling_names_the_path(run_cli, monkeypatch, models,
     code, _, err = _predict(run_cli, models, "-", tmp_path / "out")
     line = one_error_line(err)
     assert code == 2 and "no space left" in line and ".input.spool" in line, line
+
+
+def test_a_fair_esm_checkpoint_with_a_far_layer_index_is_refused_fast(tmp_path):
+    import time
+
+    from virnucpro.models.loaders import load_esm
+    from virnucpro.testing.factory import write_esm_fair
+
+    path = write_esm_fair(tmp_path / "esm.pt")
+    obj = torch.load(path, weights_only=False)
+    key = next(k for k in obj["model"] if ".layers.1.fc1.weight" in k)
+    obj["model"][key.replace(".layers.1.", ".layers.999999.")] = obj["model"].pop(key)
+    torch.save(obj, path)
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError, match="layers"):
+        load_esm(path)
+    assert time.perf_counter() - t0 < 5

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from virnucpro.errors import ModelError
-from virnucpro.models.config_checks import (DNABERT_FIELDS, ESM_FIELDS, ESM_MIN_VOCAB, check_float_weights, check_heads,
-                                            check_layer_count, check_token_ids, checked_eps, checked_flag,
-                                            checked_ints, read_config)
+from virnucpro.models.config_checks import (DNABERT_FIELDS, ESM_FIELDS, ESM_MIN_VOCAB, MAX_LAYERS, check_float_weights,
+                                            check_heads, check_layer_count, check_token_ids, checked_eps,
+                                            checked_flag, checked_ints, read_config)
 from virnucpro.models.dna_tokenizer import DnaTokenizer
 from virnucpro.models.dnabert import DnaBert, DnaBertConfig
 from virnucpro.models.esm2 import ESM2, PRESETS, ESM2Config
@@ -179,6 +179,9 @@ def _esm_config_from_state(state: dict, cfg_obj, path: Path) -> ESM2Config:
     if "embed_tokens.weight" not in state or state["embed_tokens.weight"].dim() != 2:
         raise ModelError(f"{str(path)!r} has no 2-d token embedding table: not a complete ESM-2 checkpoint")
     vocab, dim = state["embed_tokens.weight"].shape
+    if not 1 <= layers <= MAX_LAYERS:
+        raise ModelError(f"{str(path)!r} holds {layers} layers (at most {MAX_LAYERS}): not an ESM-2 checkpoint")
+    check_layer_count(state, layers, f"ESM-2 checkpoint {path}")  # indices 0..layers-1, none skipped
     heads = _cfg_field(cfg_obj, "encoder_attention_heads")
     if heads is None:
         match = [c for c in PRESETS.values() if (c.num_layers, c.embed_dim) == (layers, dim)]

@@ -78,12 +78,13 @@ def stdin_binary():
     Raises:
         InputError: stdin is closed (`<&-`) or a terminal (nothing was piped).
     """
-    if sys.stdin is None or sys.stdin.closed:
+    stdin = sys.stdin
+    if stdin is None or getattr(stdin, "closed", False):
         raise InputError("stdin is closed, so '-' has nothing to read: pipe the input into virnucpro or give a file")
-    if sys.stdin.isatty():
+    if getattr(stdin, "isatty", lambda: False)():
         raise InputError("'-' reads stdin, but stdin is a terminal (nothing was piped): pipe the input, e.g. "
                          "`zcat reads.fa.gz | virnucpro predict - -o OUT`, or give a file")
-    return sys.stdin.buffer
+    return stdin.buffer
 
 
 def _open_stream(path: str, threads: int, keeper: TailKeeper | None = None):

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import one_error_line
+from conftest import one_error_line
 from virnucpro.errors import ModelError
 
 

@@ -213,7 +213,8 @@ def test_an_endless_valid_stream_stops_before_the_disk_fills(run_cli, monkeypatc
     _stdin(monkeypatch, _Endless(b">r\n", b"ACGTTGCAAC" * 7 + b"\n"))
     code, _, err = _predict(run_cli, models, "-", tmp_path / "out")
     line = one_error_line(err)
-    assert code == 2 and "stopped copying the piped input" in line and "MiB" in line and "out" in line, line
+    assert code == 2 and "no space left for the piped input" in line and "stopped after" in line, line
+    assert "MiB" in line and "out'" in line, line
     assert not (tmp_path / "out").exists()  # the spool went with the unclaimed directory
 
 

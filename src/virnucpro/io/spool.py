@@ -20,7 +20,6 @@ from virnucpro.io.hashing import sha256_file
 from virnucpro.io.seqio import SPOOLED_NAME, check_input_path, stdin_binary
 
 BLOCK = 1 << 20
-CHECK_EVERY = 16  # blocks between two looks at the free space
 MAX_MARGIN = 2 << 30  # left free under the output directory: 2 GiB, or a tenth of a smaller file system
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")  # gzip/BGZF (BAM), bzip2, xz, zstd
 TEXT_STARTS = (b">", b"@")  # FASTA, FASTQ (the readers accept nothing before the first record)
@@ -72,16 +71,13 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
     try:
         with open(target, "wb") as fh:
             margin = margin_bytes(target.parent)
-            blocks = 0
             while block := src.read(BLOCK):
                 if size == 0:
                     check_start(block, given)
-                if blocks % CHECK_EVERY == 0:
-                    check_room(target, size, len(block) * CHECK_EVERY, margin, given)
+                check_room(target, size, len(block), margin, given)  # a statvfs per MiB: ~1 us
                 h.update(block)
                 _write(fh, block, target)
                 size += len(block)
-                blocks += 1
     finally:
         if given != "-":
             src.close()
@@ -129,8 +125,8 @@ def check_room(target: Path, copied: int, coming: int, margin: int, given: str) 
     """
     if free_bytes(target.parent) - coming >= margin:
         return
-    raise InputError(f"stopped copying {_name(given)} after {_size(copied)}: less than {_size(margin)} would stay free "
-                     f"in {str(target.parent)!r} (an endless stream?): give a file, free space or use another -o")
+    raise InputError(f"no space left for {_name(given)} in {str(target.parent)!r}: stopped after {_size(copied)}, "
+                     f"keeping {_size(margin)} free (an endless stream?): give a file, free space or use another -o")
 
 
 def _name(given: str) -> str:
@@ -138,4 +134,6 @@ def _name(given: str) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"

@@ -45,7 +45,12 @@ def _edit_config(path, **changes):
     path.write_text(json.dumps(c))
 
 
-_DROP = object()
+class _Missing:
+    def __repr__(self):
+        return "missing"
+
+
+_DROP = _Missing()
 BAD_VALUES = [("num_hidden_layers", _DROP), ("hidden_size", "48"), ("num_attention_heads", 0),
               ("num_attention_heads", -4), ("num_attention_heads", 5), ("num_hidden_layers", 10 ** 6),
               ("num_hidden_layers", 3), ("num_hidden_layers", 1), ("hidden_size", 10 ** 30), ("num_hidden_layers", 2.0),

@@ -58,9 +58,10 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a whole file atomically."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with atomic_files([path], mode) as (fh,):
+    """Write a whole file atomically; text as UTF-8, with undecodable bytes of paths (surrogates) escaped."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "backslashreplace")
+    with atomic_files([path], "wb") as (fh,):
         fh.write(data)
 
 

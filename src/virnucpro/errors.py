@@ -77,6 +77,8 @@ _OS_FIXES = {
     errno.EISDIR: ("is a directory", "give a file path"),
     errno.ENOLCK: ("file locking is not available there", "put -o/--output-dir on a file system with locks (local "
                    "disk or a lock-enabled NFS mount)"),
+    errno.ELOOP: ("too many levels of symbolic links (a link loop)", "fix the link or give the real path"),
+    errno.ENAMETOOLONG: ("file name too long", "give a shorter path"),
     errno.EIO: ("input/output error", "check the storage device, then rerun the same command"),
 }
 

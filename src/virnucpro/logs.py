@@ -114,7 +114,7 @@ class _QuietFileHandler(logging.FileHandler):
 
 def add_file_log(path: Path) -> logging.Handler:
     """Also log (debug and up) to `path`; returns the handler so the caller can remove it."""
-    h = _QuietFileHandler(path, mode="a")
+    h = _QuietFileHandler(path, mode="a", encoding="utf-8", errors="backslashreplace")  # paths may hold any byte
     h.setLevel(logging.DEBUG)
     h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger(LOGGER).addHandler(h)

@@ -47,6 +47,8 @@ def run(cfg: TrainConfig) -> dict:
     """The whole training run; returns the metrics written to DIR/metrics.json."""
     from virnucpro.cpus import effective_threads
     from virnucpro.logs import run_log
+    from virnucpro.models.preflight import check_model_files
+    from virnucpro.models.store import ModelPaths
     from virnucpro.pipeline.outputs import OutputPaths
     from virnucpro.pipeline.ownership import finish_owned_run, start_owned_run
     from virnucpro.pipeline.workdir import check_output_dir, held_directory
@@ -58,6 +60,7 @@ def run(cfg: TrainConfig) -> dict:
     digests = _input_digests(cfg)
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
+    check_model_files(ModelPaths(dnabert, esm, None))  # every model problem before the directory is claimed
     with held_directory(out, "train") as session, stop_on_signals():
         _refuse_duplicates(cfg, digests)  # after the directory's owner is checked: that refusal comes first
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)

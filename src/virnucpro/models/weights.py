@@ -62,8 +62,20 @@ def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str,
     for target, slots in parts.items():
         if sorted(slots) != list(range(len(slots))) or len(slots) != 3:
             raise ModelError(f"{what}: incomplete fused tensor {target!r} (have parts {sorted(slots)} of q,k,v)")
-        out[target] = torch.cat([to_device(slots[i], device) for i in range(3)], dim=0)
+        out[target] = _stack_rows([slots[i] if slots[i].is_meta else to_device(slots[i], device) for i in range(3)],
+                                  f"{what}: fused tensor {target!r}")
     return out, unexpected
+
+
+def _stack_rows(parts: list[torch.Tensor], what: str) -> torch.Tensor:
+    """q|k|v concatenated by rows; shape-only (meta) parts give a meta result without running torch.cat on
+    meta tensors (which would import the compiler stack: seconds for a check before a run)."""
+    if len({tuple(p.shape[1:]) for p in parts}) != 1:
+        raise ModelError(f"{what}: its q, k, v parts have different shapes {[tuple(p.shape) for p in parts]}: check "
+                         "that the file is the right model and complete")
+    if parts[0].is_meta:
+        return torch.empty((sum(p.shape[0] for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype, device="meta")
+    return torch.cat(parts, dim=0)
 
 
 def _strip(key: str, prefixes: tuple[str, ...]) -> str:

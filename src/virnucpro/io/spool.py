@@ -76,7 +76,7 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
                     check_start(block, given)
                 check_room(target, size, len(block), margin, given)  # a statvfs per MiB: ~1 us
                 h.update(block)
-                _named(fh.write, block, target)
+                _write(fh, block, target)
                 size += len(block)
     except OSError as exc:  # the final flush of a full disk names no file either
         raise _with_path(exc, target) from None

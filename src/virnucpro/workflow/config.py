@@ -15,6 +15,7 @@ from virnucpro import argtypes
 from virnucpro.errors import InputError
 from virnucpro.pipeline.shards import MAX_SHARDS
 from virnucpro.report.sample_names import check_sample_name
+from virnucpro.workflow.commands import check_shell_values
 
 KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
         "model_dir", "extra_args")
@@ -65,6 +66,7 @@ def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSetting
                                 threads=_integer(config, "threads", 8, (1, argtypes.THREADS[1])),
                                 samples=read_samples(_resolve(base, _text(config, "samples", required=True)), base))
     check_extra_args(_text(config, "extra_args"))
+    check_shell_values(config, {name: sample.paths for name, sample in settings.samples.items()})
     for name, sample in settings.samples.items():
         check_finished_input(_resolve(base, settings.outdir) / name, name, [_resolve(base, p) for p in sample.paths])
     return settings

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from virnucpro.io.hashing import sha256_file
 from virnucpro.io.seqio import SPOOLED_NAME, check_input_path
+from virnucpro.nofollow import create_new
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
     h, size = hashlib.sha256(), 0
     src = sys.stdin.buffer if given == "-" else open(given, "rb")  # noqa: SIM115 (closed below unless stdin)
     try:
-        with open(target, "wb") as fh:
+        with create_new(target) as fh:  # never through a link planted at the spool's name
             while block := src.read(1 << 20):
                 h.update(block)
                 fh.write(block)

@@ -228,3 +228,14 @@ def test_nofollow_primitives(tmp_path, victim):
     remove_entry(dlink)
     assert not os.path.lexists(dlink) and (outside / "keep").exists()
     remove_entry(tmp_path / "missing")
+
+
+def test_an_output_directory_given_as_a_link_is_the_users_choice(tmp_path, run_cli, reads, model_args):
+    real = tmp_path / "scratch"
+    real.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(real)
+    (real / f".sequences.tsv.tmp-{os.getpid() + 1}").write_text("stale")
+    code, _, err = run_cli("predict", reads, "-o", out, "--device", "cpu", "--threads", "1", *model_args)
+    assert code == 0, err
+    assert (real / "sequences.tsv").is_file() and not list(real.glob(".*.tmp-*"))

@@ -112,7 +112,8 @@ def test_hostile_sample_path_is_accepted_and_stays_one_word(wf):
     assert not (wf / "F").exists() and not (wf / "G").exists() and not (wf / "y").exists()
 
 
-STUB = "#!{python}\nimport json, sys\nwith open('calls.jsonl', 'a') as fh:\n    fh.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+STUB = ("#!{python}\nimport json, sys\nwith open('calls.jsonl', 'a') as fh:\n"
+        "    fh.write(json.dumps(sys.argv[1:]) + '\\n')\n")
 
 
 @pytest.mark.slow

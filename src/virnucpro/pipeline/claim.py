@@ -121,7 +121,7 @@ def wipe(out: OutputPaths) -> None:
 def remove_stale_temporaries(out: OutputPaths) -> None:
     """Temporary files and merge folders of killed runs (`.NAME.tmp-PID`, `.merge-*`)."""
     for folder in (out.root, out.units, out.embeddings):
-        if not folder.is_dir() or folder.is_symlink():  # never clean a folder a planted link points at
+        if not folder.is_dir() or folder != out.root and folder.is_symlink():  # never clean through a planted link
             continue
         for p in folder.iterdir():
             if STALE_MERGE.match(p.name) and p.is_dir() and not p.is_symlink():

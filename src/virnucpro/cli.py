@@ -19,7 +19,9 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors as one line (problem, then where to look), exit code 2."""
 
     def error(self, message: str):
-        self.exit(2, f"virnucpro: error: {message} (see `{self.prog} --help`)\n")
+        from virnucpro.shown import shown
+
+        self.exit(2, f"virnucpro: error: {shown(message)} (see `{self.prog} --help`)\n")
 
 
 def version_string() -> str:
@@ -70,5 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(exc: VirnucproError) -> int:
     logging.getLogger("virnucpro").debug("fatal: %s", exc)  # reaches the log file, if any
-    print(f"virnucpro: error: {exc}", file=sys.stderr)
+    from virnucpro.shown import shown
+
+    print(f"virnucpro: error: {shown(exc)}", file=sys.stderr)  # a path's newline or U+202E never forges a line
     return exc.exit_code

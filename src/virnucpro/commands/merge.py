@@ -12,6 +12,7 @@ from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.logs import command_line, run_log
+from virnucpro.nofollow import create_new, make_dirs
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
@@ -93,7 +94,7 @@ def _check_region_length(info: dict, wanted: int | None) -> None:
 
 def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) -> None:
     """Each unit from the shard that owns it (hard link where possible, else a copy)."""
-    out.units.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.units)
     owner = {s.spec.index: s for s in shards}
     count = shards[0].spec.count
     for p in plans:
@@ -103,7 +104,8 @@ def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) 
         try:
             os.link(src, dst)
         except OSError:
-            shutil.copyfile(src, dst)
+            with open(src, "rb") as fh, create_new(dst) as copy:
+                shutil.copyfileobj(fh, copy)
 
 
 def add_parser(sub) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from virnucpro.errors import InputError
 from virnucpro.io.hashing import sha256_file
 from virnucpro.io.seqio import SPOOLED_NAME, check_input_path, stdin_binary
+from virnucpro.nofollow import create_new
 
 BLOCK = 1 << 20
 MAX_MARGIN = 2 << 30  # left free under the output directory: 2 GiB, or a tenth of a smaller file system
@@ -69,7 +70,7 @@ def _copy_hashing(given: str, target: Path) -> tuple[int, str]:
     h, size = hashlib.sha256(), 0
     src = stdin_binary() if given == "-" else open(given, "rb")  # noqa: SIM115 (closed below unless stdin)
     try:
-        with open(target, "wb") as fh:
+        with create_new(target) as fh:  # never through a link planted at the spool's name
             margin = margin_bytes(target.parent)
             while block := _named(src.read, BLOCK, given):
                 if size == 0:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from virnucpro.errors import ResumeError
 from virnucpro.io.hashing import sha256_file
+from virnucpro.nofollow import check_not_link, remove_entry
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.run_info import check_resumable, read_info, same_finished_run, write_info
 from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path
@@ -85,6 +86,9 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
         ResumeError: the directory holds another run that must not be overwritten without --force.
     """
     remove_stale_temporaries(out)
+    if not force:  # --force unlinks them (wipe); otherwise refused before the directory is claimed
+        for folder in (out.units, out.embeddings):
+            check_not_link(folder)
     old = read_info(out.run_info)
     if force:
         wipe(out)
@@ -108,23 +112,21 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
 
 
 def wipe(out: OutputPaths) -> None:
-    """Remove everything an earlier run wrote (only virnucpro's own files; other files stay)."""
+    """Remove everything an earlier run wrote (only virnucpro's own files; other files stay); a link among them is
+    unlinked itself, never followed out of the directory."""
     for p in out.everything_written():
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink(missing_ok=True)
+        remove_entry(p)
 
 
 def remove_stale_temporaries(out: OutputPaths) -> None:
     """Temporary files and merge folders of killed runs (`.NAME.tmp-PID`, `.merge-*`)."""
     for folder in (out.root, out.units, out.embeddings):
-        if not folder.is_dir():
+        if not folder.is_dir() or folder != out.root and folder.is_symlink():  # never clean through a planted link
             continue
         for p in folder.iterdir():
-            if STALE_MERGE.match(p.name) and p.is_dir():
+            if STALE_MERGE.match(p.name) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
-            elif STALE_TEMPORARY.match(p.name) and p.is_file():
+            elif STALE_TEMPORARY.match(p.name) and (p.is_file() or p.is_symlink()):
                 p.unlink(missing_ok=True)
                 log.debug("removed the stale temporary %s", p)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from html import escape
 from pathlib import Path
 
 from virnucpro import __version__
@@ -13,6 +12,7 @@ from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, details, svg, track
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 log = logging.getLogger("virnucpro")
 REPORT_NAME = "report.html"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from virnucpro.atomic import write_atomic
@@ -10,6 +9,7 @@ from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
 from virnucpro.report.sample_names import RULE, is_safe_name, relative_href
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\n"
 

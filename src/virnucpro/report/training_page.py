@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.report import svg
 from virnucpro.report.style import document
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 
 POSITIVE = "viral"  # the class the classifier's score is for (label 1; `other` is label 0)

@@ -17,6 +17,7 @@ from virnucpro.pipeline.shards import MAX_SHARDS
 from virnucpro.report.sample_names import check_sample_name
 from virnucpro.workflow.extra_flags import check_extra_flags, check_flags_for_device
 from virnucpro.workflow.outdir import WORK, changed_input, check_outdir, readable_sha256
+from virnucpro.workflow.commands import check_shell_values
 
 KEYS = ("samples", "outdir", "shards", "chunk_size", "device", "threads", "dnabert", "esm", "classifier",
         "model_dir", "extra_args")
@@ -70,6 +71,7 @@ def validate_workflow(config: dict, base: Path | None = None) -> WorkflowSetting
     check_extra_args(_text(config, "extra_args"))
     check_flags_for_device(_text(config, "extra_args"), settings.device)
     check_outdir(_resolve(base, settings.outdir), base, list(settings.samples))
+    check_shell_values(config, {name: sample.paths for name, sample in settings.samples.items()})
     for name, sample in settings.samples.items():
         for run_dir in _finished_runs(_resolve(base, settings.outdir), name):
             check_finished_input(run_dir, name, [_resolve(base, p) for p in sample.paths])

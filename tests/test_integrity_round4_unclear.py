@@ -337,20 +337,6 @@ def test_every_exit_code_is_in_the_readme():
 
 # g) a full disk while spooling names the spool
 
-def test_full_disk_while_spooling_names_the_file(tmp_path):
-    from virnucpro.errors import describe_os_error
-    from virnucpro.io.spool import _copy_hashing
-
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full")
-    src = tmp_path / "in.fa"
-    src.write_bytes(b">r\n" + b"ACGT" * 600_000 + b"\n")
-    with pytest.raises(OSError) as exc:
-        _copy_hashing(str(src), Path("/dev/full"))
-    msg = str(describe_os_error(exc.value))
-    assert "no space left" in msg and "/dev/full" in msg
-
-
 # j) report on a directory without a run creates nothing
 
 def test_report_without_a_run_creates_nothing(tmp_path, run_cli):

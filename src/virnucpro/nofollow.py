@@ -56,9 +56,19 @@ def create_new(path: Path | str, mode: str = "wb", buffering: int = -1) -> IO:
     try:
         fd = os.open(path, flags | NOFOLLOW, 0o666)
     except FileExistsError:
+        if not _replaceable(path):  # a device, FIFO or directory at that name is never removed
+            raise
         os.unlink(path)
         fd = os.open(path, flags | NOFOLLOW, 0o666)
     return os.fdopen(fd, mode, buffering)
+
+
+def _replaceable(path: Path | str) -> bool:
+    """A leftover entry that may be unlinked: a regular file or a link (never what the link points at)."""
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
 def open_append(path: Path | str, encoding: str = "utf-8") -> IO:

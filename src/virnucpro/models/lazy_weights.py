@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from virnucpro.errors import ModelError
+from virnucpro.models.weights import unreadable_weights
 
 _SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                        "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
@@ -25,8 +26,7 @@ def read_tensor_meta(path: Path) -> dict[str, torch.Tensor]:
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
-        raise ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): "
-                         "re-download the file") from None
+        raise unreadable_weights(path, exc) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"{str(path)!r} is not a state dict of tensors")
     return state

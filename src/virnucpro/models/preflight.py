@@ -17,6 +17,7 @@ def check_model_files(paths: ModelPaths) -> None:
     from virnucpro.models import dnabert, esm2
     from virnucpro.models.loaders import dnabert_parts, esm_parts
 
+    _check_readable(paths)
     dna_cfg, state, unexpected, _ = dnabert_parts(paths.dnabert, lazy=True)
     check_expected_shapes(dnabert.state_shapes(dna_cfg), state, unexpected, f"DNABERT weights {paths.dnabert}")
     esm_cfg, state, unexpected = esm_parts(paths.esm, lazy=True)
@@ -32,3 +33,21 @@ def _check_classifier_width(paths: ModelPaths, features: int) -> None:
     if width != features:
         raise ModelError(f"classifier {str(paths.classifier)!r} expects {width}-d features but the encoders give "
                          f"{features}: use the classifier trained for these models")
+
+
+def _check_readable(paths: ModelPaths) -> None:
+    """Every model file can be read by us: a permission problem is named as one (the libraries would report a
+    missing or corrupt file)."""
+    import os
+
+    from virnucpro.errors import describe_os_error
+
+    for root in (paths.dnabert, paths.esm, paths.classifier):
+        if root is None:
+            continue
+        files = [p for p in root.iterdir() if p.is_file()] if root.is_dir() else [root] if root.exists() else []
+        for f in files:
+            try:
+                os.close(os.open(f, os.O_RDONLY | os.O_NONBLOCK))
+            except PermissionError as exc:
+                raise describe_os_error(exc) from None

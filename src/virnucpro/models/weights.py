@@ -206,8 +206,7 @@ def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> 
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
-        raise ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): "
-                         "re-download the file") from None
+        raise unreadable_weights(path, exc) from None
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelError(f"{str(path)!r} is not a state dict of tensors")
     return obj
@@ -220,3 +219,17 @@ def find_weight_file(directory: Path) -> Path:
             return directory / name
     raise ModelError(f"no model.safetensors or pytorch_model.bin in {str(directory)!r}: "
                      "point to a complete model directory or run `virnucpro download`")
+
+
+def unreadable_weights(path: Path, exc: Exception) -> Exception:
+    """The one-line error for a weight file that does not load: a read permission problem named as such (the
+    libraries report it as a missing file), else damage."""
+    import errno
+    import os
+
+    from virnucpro.errors import describe_os_error
+
+    if not os.access(path, os.R_OK) and os.path.exists(path):
+        return describe_os_error(PermissionError(errno.EACCES, "Permission denied", str(path)))
+    return ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): re-download the "
+                      "file")

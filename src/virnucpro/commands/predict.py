@@ -42,6 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
                    "blocks (auto: on for CUDA)")
     flags.region_args(p, default=flags.default_min_region_length())
+    flags.sequence_args(p)
     flags.common(p)
     p.set_defaults(func=main)
 
@@ -56,6 +57,6 @@ def main(args: argparse.Namespace) -> int:
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
         compile=args.compile, worker_timeout=args.worker_timeout, shard=args.shard,
-        precision_check=args.precision_check, min_region_length=args.min_region_length)
+        precision_check=args.precision_check, min_region_length=args.min_region_length, sequences=args.sequences)
     run(cfg)
     return 0

@@ -109,6 +109,7 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         params["mode"] = "extract"
     else:  # regions.tsv is part of the run's results: a resume, a rerun and a merge must use the same rule
         params["min_region_length"] = cfg.min_region_length
+        params["sequences"] = cfg.sequences  # the sequence files are part of the results too
     if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
         params["precision_check"] = False
     return params

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from virnucpro.io.source_records import source_records
 from virnucpro.logs import run_log
 from virnucpro.models.store import ModelRefs
 from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
@@ -60,6 +62,7 @@ class PredictConfig:
     extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
     precision_check: bool = True  # --precision fp8 first checks which fast rung is fit for this data
     min_region_length: int = DEFAULT_MIN_REGION_LENGTH  # bp; shortest viral region in regions.tsv
+    sequences: bool = True  # write viral.fa/.fq, regions.fa, regions.gff3 (--no-sequences: the tables only)
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -110,10 +113,11 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                 say_nothing_to_compute(len(plans), r.shard)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
+            records = partial(source_records, [s.path for s in inputs.sources], cfg.paired, r.threads)
             if r.shard is not None:
-                finish_shard(out, info, plans, clock, r.shard)
+                finish_shard(out, info, plans, clock, r.shard, records)
             elif cfg.extract:
                 finish_extract(out, info, plans, clock)
             else:
-                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out))
+                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out), records)
     return info

@@ -1,0 +1,90 @@
+"""The finish stage's sequence files: slice the input per work unit, then write every file from the slices.
+
+Called once by the finish stage (and by a shard's, which only slices). Writes nothing with
+`--no-sequences` (parameter `sequences` false), nor for runs whose shards carry no slices.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from virnucpro.atomic import atomic_files
+from virnucpro.errors import IntegrityError
+from virnucpro.io.source_records import SourceRecord
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.workunits import UnitPlan
+from virnucpro.writers.region_files import RegionWriter, region_rows
+from virnucpro.writers.slices import damaged_slices, read_slices, slice_kinds, write_slices
+from virnucpro.writers.viral_files import viral_records, write_viral
+
+log = logging.getLogger("virnucpro")
+Records = Callable[[], Iterator[SourceRecord]]  # the run's input records, read again (virnucpro.io.source_records)
+
+
+def wanted(info: dict) -> bool:
+    """Does this run write sequence files? (runs recorded before them, like --no-sequences: no)."""
+    return bool(info["parameters"].get("sequences", False))
+
+
+def slice_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], owns: Callable[[int], bool],
+                records: Records) -> None:
+    """A shard stores the slices of its own units, for `merge` (which cannot read the input)."""
+    if wanted(info):
+        write_slices(out, plans, records(), _min_length(info), owns)
+
+
+def write_sequence_files(out: OutputPaths, info: dict, plans: list[UnitPlan], records: Records | None,
+                         virus: int, regions: int) -> dict[str, int] | None:
+    """Slice the input (unless the slices were gathered from shards), then write the files; records per file.
+
+    Args:
+        virus, regions: the tables' count of `virus` sequences and of regions.tsv rows (checked).
+
+    Raises:
+        IntegrityError: a slice is damaged, or the files would not account for the tables.
+    """
+    if not wanted(info):
+        return None
+    if records is not None:
+        write_slices(out, plans, records(), _min_length(info))
+    bad = damaged_slices(out, plans)
+    if bad:
+        raise IntegrityError(f"the stored sequences of work unit(s) {bad[:5]} are missing or damaged: rerun with "
+                             "--force")
+    slices = [out.unit_sequences(p.index) for p in plans]
+    keys = sorted(set().union(*(slice_kinds(s) for s in slices)))  # e.g. ['fa0'], ['fq1', 'fq2']
+    viral_paths = [out.viral(k[:2], int(k[2:])) for k in keys]
+    with atomic_files([*viral_paths, out.regions_fasta, out.regions_gff3]) as handles:
+        region_writer = RegionWriter(region_rows(out.regions), handles[-2], handles[-1], out.units)
+        seen = {"virus": 0}
+        stored = _feeding(read_slices(slices), region_writer, seen)
+        counts = write_viral(viral_records(stored, paired=any(k[2:] != "0" for k in keys)),
+                             dict(zip(keys, handles)))
+        written = region_writer.close()
+    _check(seen["virus"], virus, written, regions)
+    log.info("viral sequences: %s; %d region(s) in %s and %s", ", ".join(
+        f"{counts[k]} in {p.name}" for k, p in zip(keys, viral_paths)) or "none", written, out.regions_fasta.name,
+        out.regions_gff3.name)
+    return {**{p.name: counts[k] for k, p in zip(keys, viral_paths)}, out.regions_fasta.name: written,
+            out.regions_gff3.name: written}
+
+
+def _feeding(stored, regions: RegionWriter, seen: dict) -> Iterator:
+    """The stored records, each also handed to the region writer; counts the `virus` ones."""
+    for verdict, r in stored:
+        regions.add(r)
+        seen["virus"] += verdict == "virus"
+        yield verdict, r
+
+
+def _check(stored_virus: int, virus: int, written: int, regions: int) -> None:
+    if stored_virus != virus or written != regions:
+        raise IntegrityError(f"the sequence files do not account for the tables ({stored_virus} of {virus} virus "
+                             f"sequences, {written} of {regions} regions): rerun with --force")
+
+
+def _min_length(info: dict) -> int:
+    from virnucpro.pipeline.assemble import region_model
+
+    return region_model(info["parameters"]).min_length

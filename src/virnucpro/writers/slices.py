@@ -1,0 +1,152 @@
+"""Per-unit sequence slices: the input records of one work unit that the sequence files may need, sealed.
+
+A run keeps no copy of its input, and `merge` cannot read it, so when a unit's verdicts are known the
+finish stage (or a shard's) re-reads the input once and stores, per unit, only the records that a
+sequence file can use: those called `virus`, those long enough to hold a viral region (at least
+`--min-region-length` bp), and with `--paired` both mates of a pair with a `virus` mate plus the unit's
+first and last record (a pair may straddle two units). A one-device run, a resumed run and a merge of
+shards then write the sequence files from the same slices, byte for byte.
+
+A slice `seqs_{k:07d}.txt` holds 4 lines per record (`R TAB run_id TAB verdict TAB kind TAB mate TAB reverse`,
+header, sequence, qualities) and a last line `E TAB k TAB records TAB kinds TAB sha256`, where `kinds`
+lists every kind+mate of the unit's records (which viral files the run writes) and sha256 seals the
+lines above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from virnucpro.atomic import atomic_files
+from virnucpro.errors import IntegrityError
+from virnucpro.io.source_records import SourceRecord
+from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.workunits import UnitPlan, unit_path
+
+Stored = tuple[str, SourceRecord]  # (verdict, record)
+_FOOTER_MAX = 4096  # bytes: the footer line is far shorter
+
+
+def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
+                 owned=lambda k: True) -> None:
+    """Walk the input records along the unit plan and write the slice of every owned unit.
+
+    Raises:
+        IntegrityError: the records do not match the units' sequence rows (the input changed during the run).
+    """
+    for plan in plans:
+        mine = list(islice(records, plan.records))
+        if not owned(plan.index):
+            continue
+        rows = unit_rows(unit_path(out.units, plan.index))
+        _check_same(mine, rows, plan.index)
+        keep = needed([v for _, _, v in rows], [r.run_id for r in mine], [n for _, n, _ in rows], min_length)
+        write_slice(out.unit_sequences(plan.index), plan.index,
+                    [(rows[i][2], mine[i]) for i in range(len(mine)) if keep[i]], {f"{r.kind}{r.mate}" for r in mine})
+
+
+def unit_rows(path: Path) -> list[tuple[str, int, str]]:
+    """(seq_id, length, verdict) of each S row of a committed unit, in input order."""
+    rows = []
+    with open(path) as fh:
+        for line in fh:
+            if line[0] == "S":
+                f = line[2:-1].split("\t")
+                rows.append((f[0], int(f[1]), f[-1]))
+    return rows
+
+
+def _check_same(records: list[SourceRecord], rows: list[tuple[str, int, str]], k: int) -> None:
+    for r, (seq_id, length, _) in zip(records, rows):
+        if r.run_id != seq_id or len(r.seq) != length:
+            raise IntegrityError(f"work unit {k}: the input now gives {r.run_id!r} ({len(r.seq)} bp) where the run "
+                                 f"read {seq_id!r} ({length} bp): the input changed during the run; rerun with --force")
+    if len(records) != len(rows):
+        raise IntegrityError(f"work unit {k}: the input ended before the unit's {len(rows)} records: the input changed "
+                             "during the run; rerun with --force")
+
+
+def needed(verdicts: list[str], ids: list[str], lengths: list[int], min_length: int) -> list[bool]:
+    """Which records of a unit a sequence file may need (see the module docstring)."""
+    keep = [v == "virus" or n >= min_length for v, n in zip(verdicts, lengths)]
+    if not ids or not ids[0].endswith(("/1", "/2")):
+        return keep
+    i = 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i].endswith("/1") and ids[i + 1] == ids[i][:-2] + "/2":
+            if "virus" in (verdicts[i], verdicts[i + 1]):
+                keep[i] = keep[i + 1] = True
+            i += 2
+        else:  # a mate whose partner is in the next or previous unit
+            keep[i] = True
+            i += 1
+    return keep
+
+
+def write_slice(path: Path, k: int, stored: list[Stored], kinds: set[str]) -> None:
+    """Commit one unit's slice atomically, sealed with its footer."""
+    h = hashlib.sha256()
+    with atomic_files([path], "wb") as (fh,):
+        for at in range(0, len(stored), 4096):
+            block = "".join([f"R\t{r.run_id}\t{v}\t{r.kind}\t{r.mate}\t{int(r.reverse)}\n{r.header}\n{r.seq}\n{r.qual}\n"
+                             for v, r in stored[at:at + 4096]]).encode()
+            h.update(block)
+            fh.write(block)
+        fh.write(f"E\t{k}\t{len(stored)}\t{','.join(sorted(kinds)) or '-'}\t{h.hexdigest()}\n".encode())
+
+
+def _footer(path: Path) -> tuple[list[str], int] | None:
+    """The footer's fields and the body's size, or None when the file has none."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            fh.seek(max(0, size - _FOOTER_MAX))
+            tail = fh.read()
+    except OSError:
+        return None
+    at = tail.rfind(b"\nE\t", 0, len(tail) - 1) + 1
+    if at == 0 and not (size <= _FOOTER_MAX and tail.startswith(b"E\t")):
+        return None
+    line = tail[at:].decode("ascii", "replace")
+    return (line[:-1].split("\t") if line.endswith("\n") else []), size - (len(tail) - at)
+
+
+def slice_ok(path: Path, k: int) -> bool:
+    """True if the slice is whole, unaltered and belongs to unit k (streamed: flat memory)."""
+    found = _footer(path)
+    if found is None or len(found[0]) != 5 or found[0][1] != str(k):
+        return False
+    fields, body = found
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        left = body
+        while left > 0 and (block := fh.read(min(left, 1 << 20))):
+            h.update(block)
+            left -= len(block)
+    return left == 0 and h.hexdigest() == fields[4]
+
+
+def damaged_slices(out: OutputPaths, plans: list[UnitPlan]) -> list[int]:
+    """Indices of the planned units whose slice is missing or does not verify."""
+    return [p.index for p in plans if not slice_ok(out.unit_sequences(p.index), p.index)]
+
+
+def slice_kinds(path: Path) -> set[str]:
+    """Kind+mate of every record of the slice's unit (e.g. {'fa0'}, {'fq1', 'fq2'})."""
+    found = _footer(path)
+    assert found is not None, path
+    return set() if found[0][3] == "-" else set(found[0][3].split(","))
+
+
+def read_slices(paths: Iterable[Path]) -> Iterator[Stored]:
+    """The stored records of the slices in order (one record's lines at a time)."""
+    for path in paths:
+        with open(path) as fh:
+            while (meta := fh.readline()).startswith("R\t"):
+                _, run_id, verdict, kind, mate, rev = meta[:-1].split("\t")
+                header, seq, qual = fh.readline()[:-1], fh.readline()[:-1], fh.readline()[:-1]
+                yield verdict, SourceRecord(run_id, header, seq, qual, kind, int(mate), rev == "1")

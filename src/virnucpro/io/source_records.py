@@ -57,9 +57,39 @@ def _mate_base(first: str, second: str) -> str:
 def _kept(records) -> Iterator[SourceRecord]:
     """Drop empty records and read U as T, as the run does."""
     for r in records:
-        if r.seq:
-            seq = u_as_t([r.seq])[0][0]
-            yield r if seq is r.seq else r._replace(seq=seq)
+        seq = r.seq
+        if not seq:
+            continue
+        if "U" in seq or "u" in seq:
+            r = r._replace(seq=u_as_t([seq])[0][0])
+        yield r
+
+
+def input_keys(paths: list[str], paired: bool = False) -> list[str]:
+    """The viral files the inputs call for, as kind+mate keys ('fa0', 'fq0'; --paired: 'fq1', 'fq2'), sorted.
+
+    A file's kind comes from its first bytes (BAM and FASTQ: 'fq', FASTA: 'fa'); an empty file adds none.
+    """
+    keys = set()
+    for k, path in enumerate(paths):
+        kind = _kind(path)
+        if kind is None:
+            continue
+        mates = (0,) if not paired else (1, 2) if len(paths) == 1 else (k + 1,)
+        keys.update(f"{kind}{m}" for m in mates)
+    return sorted(keys)
+
+
+def _kind(path: str) -> str | None:
+    import xopen
+
+    from virnucpro.io.bam import MAGIC
+
+    with xopen.xopen(path, "rb") as raw:
+        head = peekable(raw).peek(4)[:4]
+    if head == MAGIC or head[:1] == b"@":
+        return "fq"
+    return "fa" if head[:1] == b">" else None
 
 
 def _raw(path: str, threads: int, mate: int) -> Iterator[SourceRecord]:

@@ -112,5 +112,5 @@ class OutputPaths:
 
     def everything_written(self) -> list[Path]:
         """Every file and folder a predict run may leave (what --force removes); not the lock file."""
-        return [*self.tables(), *self.sequence_outputs(), self.run_info, self.report, self.log, *self.prepare_files(), self.units, self.embeddings,
-                self.root / ".stdin_input", *self.root.glob(SPOOLED_NAME + "*")]
+        return [*self.tables(), *self.sequence_outputs(), self.run_info, self.report, self.log, *self.prepare_files(),
+                self.units, self.embeddings, self.root / ".stdin_input", *self.root.glob(SPOOLED_NAME + "*")]

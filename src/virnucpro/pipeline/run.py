@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-from virnucpro.io.source_records import source_records
 from virnucpro.logs import run_log
 from virnucpro.models.store import ModelRefs
 from virnucpro.pipeline.assemble import finish, finish_extract, finish_shard
@@ -29,6 +27,7 @@ from virnucpro.progress import progress_bar
 from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
+from virnucpro.writers.sequences import Source
 
 __all__ = ["PredictConfig", "RandomWeights", "run"]
 log = logging.getLogger("virnucpro")
@@ -113,11 +112,12 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                 say_nothing_to_compute(len(plans), r.shard)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
-            records = partial(source_records, [s.path for s in inputs.sources], cfg.paired, r.threads)
+            source = Source([s.path for s in inputs.sources], cfg.paired, r.threads)  # re-read for the sequence files
             if r.shard is not None:
-                finish_shard(out, info, plans, clock, r.shard, records)
+                finish_shard(out, info, plans, clock, r.shard, source)
             elif cfg.extract:
                 finish_extract(out, info, plans, clock)
             else:
-                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out), records)
+                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out),
+                       source)
     return info

@@ -8,18 +8,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
 
 from virnucpro.atomic import atomic_files
 from virnucpro.errors import IntegrityError
-from virnucpro.io.source_records import SourceRecord
+from virnucpro.io.source_records import SourceRecord, input_keys, source_records
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.workunits import UnitPlan
 from virnucpro.writers.region_files import RegionWriter, region_rows
-from virnucpro.writers.slices import damaged_slices, read_slices, slice_kinds, write_slices
+from virnucpro.writers.slices import damaged_slices, read_slices, slice_keys, stored_units, write_slices
 from virnucpro.writers.viral_files import viral_records, write_viral
 
 log = logging.getLogger("virnucpro")
-Records = Callable[[], Iterator[SourceRecord]]  # the run's input records, read again (virnucpro.io.source_records)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The run's inputs, to be read again for the sequence files."""
+
+    paths: list[str]
+    paired: bool
+    threads: int = 1
+
+    def records(self) -> Iterator[SourceRecord]:
+        return source_records(self.paths, self.paired, self.threads)
+
+    def keys(self) -> list[str]:
+        return input_keys(self.paths, self.paired)
 
 
 def wanted(info: dict) -> bool:
@@ -28,15 +44,15 @@ def wanted(info: dict) -> bool:
 
 
 def slice_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], owns: Callable[[int], bool],
-                records: Records) -> None:
+                source: Source) -> None:
     """A shard stores the slices of its own units, for `merge` (which cannot read the input)."""
     if wanted(info):
-        write_slices(out, plans, records(), _min_length(info), owns)
+        write_slices(out, plans, source.records(), _min_length(info), owns, source.keys())
 
 
-def write_sequence_files(out: OutputPaths, info: dict, plans: list[UnitPlan], records: Records | None,
+def write_sequence_files(out: OutputPaths, info: dict, plans: list[UnitPlan], source: Source | None,
                          virus: int, regions: int) -> dict[str, int] | None:
-    """Slice the input (unless the slices were gathered from shards), then write the files; records per file.
+    """Write the files from the input read again (`source`), or from the slices a merge gathered; records per file.
 
     Args:
         virus, regions: the tables' count of `virus` sequences and of regions.tsv rows (checked).
@@ -46,21 +62,28 @@ def write_sequence_files(out: OutputPaths, info: dict, plans: list[UnitPlan], re
     """
     if not wanted(info):
         return None
-    if records is not None:
-        write_slices(out, plans, records(), _min_length(info))
-    bad = damaged_slices(out, plans)
-    if bad:
-        raise IntegrityError(f"the stored sequences of work unit(s) {bad[:5]} are missing or damaged: rerun with "
-                             "--force")
-    slices = [out.unit_sequences(p.index) for p in plans]
-    keys = sorted(set().union(*(slice_kinds(s) for s in slices)))  # e.g. ['fa0'], ['fq1', 'fq2']
+    if source is not None:
+        keys = source.keys() if plans else []  # no records at all: no viral files (as a merge of no units)
+        stored = chain.from_iterable(s for _, s in stored_units(out, plans, source.records(), _min_length(info)))
+    else:
+        bad = damaged_slices(out, plans)
+        if bad:
+            raise IntegrityError(f"the stored sequences of work unit(s) {bad[:5]} are missing or damaged: rerun the "
+                                 "shards' predict commands")
+        slices = [out.unit_sequences(p.index) for p in plans]
+        keys = slice_keys(slices[0]) if slices else []
+        stored = read_slices(slices)
+    return _write(out, keys, stored, virus, regions)
+
+
+def _write(out: OutputPaths, keys: list[str], stored: Iterator, virus: int, regions: int) -> dict[str, int]:
+    """The viral files named by `keys` and the two region files, from the stored (verdict, record) stream."""
     viral_paths = [out.viral(k[:2], int(k[2:])) for k in keys]
     with atomic_files([*viral_paths, out.regions_fasta, out.regions_gff3]) as handles:
         region_writer = RegionWriter(region_rows(out.regions), handles[-2], handles[-1], out.units)
         seen = {"virus": 0}
-        stored = _feeding(read_slices(slices), region_writer, seen)
-        counts = write_viral(viral_records(stored, paired=any(k[2:] != "0" for k in keys)),
-                             dict(zip(keys, handles)))
+        paired = any(k[2:] != "0" for k in keys)
+        counts = write_viral(viral_records(_feeding(stored, region_writer, seen), paired), dict(zip(keys, handles)))
         written = region_writer.close()
     _check(seen["virus"], virus, written, regions)
     log.info("viral sequences: %s; %d region(s) in %s and %s", ", ".join(

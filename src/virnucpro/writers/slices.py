@@ -1,15 +1,15 @@
 """Per-unit sequence slices: the input records of one work unit that the sequence files may need, sealed.
 
-A run keeps no copy of its input, and `merge` cannot read it, so when a unit's verdicts are known the
-finish stage (or a shard's) re-reads the input once and stores, per unit, only the records that a
-sequence file can use: those called `virus`, those long enough to hold a viral region (at least
-`--min-region-length` bp), and with `--paired` both mates of a pair with a `virus` mate plus the unit's
-first and last record (a pair may straddle two units). A one-device run, a resumed run and a merge of
-shards then write the sequence files from the same slices, byte for byte.
+A run keeps no copy of its input, and `merge` cannot read it, so a shard's finish stage re-reads the
+input once and stores, per unit, only the records that a sequence file can use: those called `virus`,
+those long enough to hold a viral region (at least `--min-region-length` bp), and with `--paired` both
+mates of a pair with a `virus` mate plus the unit's first and last record (a pair may straddle two
+units). A one-shot run writes the files straight from the same selection (`stored_units`), a merge from
+the slices: the same records in the same order, so the same bytes.
 
 A slice `seqs_{k:07d}.txt` holds 4 lines per record (`R TAB run_id TAB verdict TAB kind TAB mate TAB reverse`,
 header, sequence, qualities) and a last line `E TAB k TAB records TAB kinds TAB sha256`, where `kinds`
-lists every kind+mate of the unit's records (which viral files the run writes) and sha256 seals the
+lists the run's viral files as kind+mate keys (from its inputs, see `source_records.input_keys`) and sha256 seals the
 lines above.
 """
 
@@ -29,11 +29,12 @@ from virnucpro.pipeline.workunits import UnitPlan, unit_path
 
 Stored = tuple[str, SourceRecord]  # (verdict, record)
 _FOOTER_MAX = 4096  # bytes: the footer line is far shorter
+_MATES = {"0": 0, "1": 1, "2": 2}
 
 
-def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
-                 owned=lambda k: True) -> None:
-    """Walk the input records along the unit plan and write the slice of every owned unit.
+def stored_units(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
+                 owned=lambda k: True) -> Iterator[tuple[UnitPlan, list[Stored]]]:
+    """Walk the input records along the unit plan: each owned unit's stored (verdict, record) list, in order.
 
     Raises:
         IntegrityError: the records do not match the units' sequence rows (the input changed during the run).
@@ -45,8 +46,14 @@ def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[Sour
         rows = unit_rows(unit_path(out.units, plan.index))
         _check_same(mine, rows, plan.index)
         keep = needed([v for _, _, v in rows], [r.run_id for r in mine], [n for _, n, _ in rows], min_length)
-        write_slice(out.unit_sequences(plan.index), plan.index,
-                    [(rows[i][2], mine[i]) for i in range(len(mine)) if keep[i]], {f"{r.kind}{r.mate}" for r in mine})
+        yield plan, [(rows[i][2], mine[i]) for i in range(len(mine)) if keep[i]]
+
+
+def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
+                 owned, keys: list[str]) -> None:
+    """A shard's slices: one sealed file per owned unit, each naming the run's viral file `keys`."""
+    for plan, stored in stored_units(out, plans, records, min_length, owned):
+        write_slice(out.unit_sequences(plan.index), plan.index, stored, keys)
 
 
 def unit_rows(path: Path) -> list[tuple[str, int, str]]:
@@ -87,16 +94,16 @@ def needed(verdicts: list[str], ids: list[str], lengths: list[int], min_length: 
     return keep
 
 
-def write_slice(path: Path, k: int, stored: list[Stored], kinds: set[str]) -> None:
+def write_slice(path: Path, k: int, stored: list[Stored], keys: list[str]) -> None:
     """Commit one unit's slice atomically, sealed with its footer."""
     h = hashlib.sha256()
     with atomic_files([path], "wb") as (fh,):
         for at in range(0, len(stored), 4096):
-            block = "".join([f"R\t{r.run_id}\t{v}\t{r.kind}\t{r.mate}\t{int(r.reverse)}\n{r.header}\n{r.seq}\n{r.qual}\n"
-                             for v, r in stored[at:at + 4096]]).encode()
+            block = "".join([f"R\t{r.run_id}\t{v}\t{r.kind}\t{r.mate}\t{int(r.reverse)}\n"
+                             f"{r.header}\n{r.seq}\n{r.qual}\n" for v, r in stored[at:at + 4096]]).encode()
             h.update(block)
             fh.write(block)
-        fh.write(f"E\t{k}\t{len(stored)}\t{','.join(sorted(kinds)) or '-'}\t{h.hexdigest()}\n".encode())
+        fh.write(f"E\t{k}\t{len(stored)}\t{','.join(keys) or '-'}\t{h.hexdigest()}\n".encode())
 
 
 def _footer(path: Path) -> tuple[list[str], int] | None:
@@ -135,18 +142,21 @@ def damaged_slices(out: OutputPaths, plans: list[UnitPlan]) -> list[int]:
     return [p.index for p in plans if not slice_ok(out.unit_sequences(p.index), p.index)]
 
 
-def slice_kinds(path: Path) -> set[str]:
-    """Kind+mate of every record of the slice's unit (e.g. {'fa0'}, {'fq1', 'fq2'})."""
+def slice_keys(path: Path) -> list[str]:
+    """The run's viral file keys (kind+mate, e.g. ['fa0'], ['fq1', 'fq2']) as a slice records them."""
     found = _footer(path)
     assert found is not None, path
-    return set() if found[0][3] == "-" else set(found[0][3].split(","))
+    return [] if found[0][3] == "-" else found[0][3].split(",")
 
 
 def read_slices(paths: Iterable[Path]) -> Iterator[Stored]:
     """The stored records of the slices in order (one record's lines at a time)."""
     for path in paths:
         with open(path) as fh:
-            while (meta := fh.readline()).startswith("R\t"):
+            lines = iter(fh)
+            for meta in lines:
+                if meta[:2] != "R\t":
+                    break
                 _, run_id, verdict, kind, mate, rev = meta[:-1].split("\t")
-                header, seq, qual = fh.readline()[:-1], fh.readline()[:-1], fh.readline()[:-1]
-                yield verdict, SourceRecord(run_id, header, seq, qual, kind, int(mate), rev == "1")
+                header, seq, qual = next(lines)[:-1], next(lines)[:-1], next(lines)[:-1]
+                yield verdict, SourceRecord(run_id, header, seq, qual, kind, _MATES[mate], rev == "1")

@@ -54,7 +54,8 @@ def viral_records(stored: Iterator[tuple[str, SourceRecord]], paired: bool) -> I
 
 def _lone(stored: tuple[str, SourceRecord] | None) -> None:
     if stored is not None and stored[0] == "virus":
-        raise IntegrityError(f"the mate of {stored[1].run_id!r} is missing from the stored sequences: rerun with --force")
+        raise IntegrityError(f"the mate of {stored[1].run_id!r} is missing from the stored sequences: rerun with "
+                             "--force")
 
 
 def write_viral(records: Iterator[SourceRecord], files: dict[str, IO[str]]) -> dict[str, int]:

@@ -246,3 +246,28 @@ def test_bedtools_getfasta_on_regions_gff3_gives_regions_fa(tmp_path, run_cli, m
     theirs = [ln for ln in got.splitlines() if not ln.startswith(">")]
     ours = [s for _, s in _fasta(out / "regions.fa")]
     assert len(ours) > 0 and theirs == ours
+
+
+def test_needed_keeps_virus_long_and_both_mates_of_a_virus_pair():
+    from virnucpro.io.source_records import SourceRecord
+    from virnucpro.writers.slices import needed
+
+    def recs(ids, verdicts, lengths, mates):
+        return [(v, SourceRecord(i, i, "A" * n, "", "fq", m), n) for i, v, n, m in zip(ids, verdicts, lengths, mates)]
+
+    ids = ["a/2", "b/1", "b/2", "c/1", "c/2", "d/1"]  # a/2 and d/1: their mates lie in the next or previous unit
+    verdicts = ["others", "others", "virus", "others", "others", "others"]
+    got = [r.run_id for _, r in needed(recs(ids, verdicts, [150] * 6, [2, 1, 2, 1, 2, 1]), 1000)]
+    assert got == ["a/2", "b/1", "b/2", "d/1"]
+    got = [r.run_id for _, r in needed(recs(["x", "y", "z"], ["virus", "others", "others"], [150, 5000, 150],
+                                            [0, 0, 0]), 1000)]
+    assert got == ["x", "y"]
+
+
+def test_an_input_without_records_gives_empty_region_files(tmp_path, run_cli, model_args):
+    src = tmp_path / "empty.fa"
+    src.write_text(">a\n>b\n")
+    out = tmp_path / "o"
+    _predict(run_cli, model_args, out, src)
+    assert (out / "regions.fa").read_text() == "" and (out / "regions.gff3").read_text() == "##gff-version 3\n"
+    assert not (out / "viral.fa").exists()

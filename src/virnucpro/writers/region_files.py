@@ -88,6 +88,7 @@ class RegionWriter:
         self.rows, self.fasta, self.gff = rows, fasta, gff
         self.head = next(rows, None)
         self.written = 0
+        scratch.mkdir(parents=True, exist_ok=True)
         self._features = tempfile.NamedTemporaryFile("w+", dir=scratch, prefix=".features-", suffix=".gff3")
         gff.write(GFF3_HEADER)
 

@@ -33,20 +33,21 @@ _MATES = {"0": 0, "1": 1, "2": 2}
 
 
 def stored_units(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
-                 owned=lambda k: True) -> Iterator[tuple[UnitPlan, list[Stored]]]:
-    """Walk the input records along the unit plan: each owned unit's stored (verdict, record) list, in order.
+                 owned=lambda k: True) -> Iterator[tuple[UnitPlan, Iterator[Stored]]]:
+    """Walk the input records along the unit plan: each owned unit's stored (verdict, record) stream, in order
+    (consume each unit's stream before asking for the next unit; one record and its mate at a time in memory).
 
     Raises:
         IntegrityError: the records do not match the units' sequence rows (the input changed during the run).
     """
     for plan in plans:
-        mine = list(islice(records, plan.records))
+        mine = islice(records, plan.records)
         if not owned(plan.index):
+            for _ in mine:  # another shard's unit: read past it
+                pass
             continue
-        rows = unit_rows(unit_path(out.units, plan.index))
-        _check_same(mine, rows, plan.index)
-        keep = needed([v for _, _, v in rows], [r.run_id for r in mine], [n for _, n, _ in rows], min_length)
-        yield plan, [(rows[i][2], mine[i]) for i in range(len(mine)) if keep[i]]
+        checked = _checked(mine, unit_rows(unit_path(out.units, plan.index)), plan)
+        yield plan, needed(checked, min_length)
 
 
 def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,
@@ -56,54 +57,71 @@ def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[Sour
         write_slice(out.unit_sequences(plan.index), plan.index, stored, keys)
 
 
-def unit_rows(path: Path) -> list[tuple[str, int, str]]:
+def unit_rows(path: Path) -> Iterator[tuple[str, int, str]]:
     """(seq_id, length, verdict) of each S row of a committed unit, in input order."""
-    rows = []
     with open(path) as fh:
         for line in fh:
             if line[0] == "S":
                 f = line[2:-1].split("\t")
-                rows.append((f[0], int(f[1]), f[-1]))
-    return rows
+                yield f[0], int(f[1]), f[-1]
 
 
-def _check_same(records: list[SourceRecord], rows: list[tuple[str, int, str]], k: int) -> None:
-    for r, (seq_id, length, _) in zip(records, rows):
+def _checked(records: Iterator[SourceRecord], rows: Iterator[tuple[str, int, str]],
+             plan: UnitPlan) -> Iterator[tuple[str, SourceRecord, int]]:
+    """(verdict, record, length) of each record, checked against its unit's sequence row."""
+    n = 0
+    for r, (seq_id, length, verdict) in zip(records, rows):
         if r.run_id != seq_id or len(r.seq) != length:
-            raise IntegrityError(f"work unit {k}: the input now gives {r.run_id!r} ({len(r.seq)} bp) where the run "
-                                 f"read {seq_id!r} ({length} bp): the input changed during the run; rerun with --force")
-    if len(records) != len(rows):
-        raise IntegrityError(f"work unit {k}: the input ended before the unit's {len(rows)} records: the input changed "
-                             "during the run; rerun with --force")
+            raise IntegrityError(f"work unit {plan.index}: the input now gives {r.run_id!r} ({len(r.seq)} bp) where "
+                                 f"the run read {seq_id!r} ({length} bp): the input changed during the run; rerun "
+                                 "with --force")
+        n += 1
+        yield verdict, r, length
+    if n != plan.records:
+        raise IntegrityError(f"work unit {plan.index}: the input ended before the unit's {plan.records} records: the "
+                             "input changed during the run; rerun with --force")
 
 
-def needed(verdicts: list[str], ids: list[str], lengths: list[int], min_length: int) -> list[bool]:
-    """Which records of a unit a sequence file may need (see the module docstring)."""
-    keep = [v == "virus" or n >= min_length for v, n in zip(verdicts, lengths)]
-    if not ids or not ids[0].endswith(("/1", "/2")):
-        return keep
-    i = 0
-    while i < len(ids):
-        if i + 1 < len(ids) and ids[i].endswith("/1") and ids[i + 1] == ids[i][:-2] + "/2":
-            if "virus" in (verdicts[i], verdicts[i + 1]):
-                keep[i] = keep[i + 1] = True
-            i += 2
-        else:  # a mate whose partner is in the next or previous unit
-            keep[i] = True
-            i += 1
-    return keep
+def needed(checked: Iterable[tuple[str, SourceRecord, int]], min_length: int) -> Iterator[Stored]:
+    """The records of a unit a sequence file may need (see the module docstring), as (verdict, record)."""
+    pending = None  # a first mate waiting for its second
+    for verdict, r, length in checked:
+        if r.mate == 0:
+            if verdict == "virus" or length >= min_length:
+                yield verdict, r
+        elif r.mate == 1:
+            if pending is not None:  # not followed by its mate: kept (never happens in a run's order)
+                yield pending[:2]
+            pending = (verdict, r, length)
+        elif pending is not None and r.run_id == pending[1].run_id[:-2] + "/2":
+            pair_virus = "virus" in (verdict, pending[0])
+            if pair_virus or pending[2] >= min_length:
+                yield pending[:2]
+            if pair_virus or length >= min_length:
+                yield verdict, r
+            pending = None
+        else:  # a second mate whose first is in the previous unit
+            if pending is not None:
+                yield pending[:2]
+                pending = None
+            yield verdict, r
+    if pending is not None:  # a first mate whose second is in the next unit
+        yield pending[:2]
 
 
-def write_slice(path: Path, k: int, stored: list[Stored], keys: list[str]) -> None:
-    """Commit one unit's slice atomically, sealed with its footer."""
+def write_slice(path: Path, k: int, stored: Iterable[Stored], keys: list[str]) -> None:
+    """Commit one unit's slice atomically, sealed with its footer (streamed, 4,096 records at a time)."""
     h = hashlib.sha256()
+    n = 0
     with atomic_files([path], "wb") as (fh,):
-        for at in range(0, len(stored), 4096):
-            block = "".join([f"R\t{r.run_id}\t{v}\t{r.kind}\t{r.mate}\t{int(r.reverse)}\n"
-                             f"{r.header}\n{r.seq}\n{r.qual}\n" for v, r in stored[at:at + 4096]]).encode()
-            h.update(block)
-            fh.write(block)
-        fh.write(f"E\t{k}\t{len(stored)}\t{','.join(keys) or '-'}\t{h.hexdigest()}\n".encode())
+        it = iter(stored)
+        while block := list(islice(it, 4096)):
+            data = "".join([f"R\t{r.run_id}\t{v}\t{r.kind}\t{r.mate}\t{int(r.reverse)}\n"
+                            f"{r.header}\n{r.seq}\n{r.qual}\n" for v, r in block]).encode()
+            h.update(data)
+            fh.write(data)
+            n += len(block)
+        fh.write(f"E\t{k}\t{n}\t{','.join(keys) or '-'}\t{h.hexdigest()}\n".encode())
 
 
 def _footer(path: Path) -> tuple[list[str], int] | None:

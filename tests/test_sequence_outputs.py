@@ -117,6 +117,12 @@ def test_contigs_viral_fa_regions_fa_and_gff3(tmp_path, run_cli, model_args):
     assert info["parameters"]["sequences"] is True
     assert info["counts"]["sequence_files"] == {"viral.fa": len(want), "regions.fa": len(rows),
                                                 "regions.gff3": len(rows)}
+    assert 'id="sequence-files"' in (out / "report.html").read_text()
+    from virnucpro.report.summary_page import write_summary
+
+    write_summary(tmp_path, ["o"])
+    row = (tmp_path / "summary.tsv").read_text().splitlines()
+    assert row[0].endswith("\tviral_records") and row[1].endswith(f"\t{len(want)}")
 
 
 def _fasta_any_width(path: Path) -> list[tuple[str, str]]:
@@ -191,6 +197,19 @@ def test_pairs_keep_both_mates_and_shards_merge_byte_for_byte(tmp_path, run_cli,
         if (one / name).exists():
             assert (tmp_path / "m" / name).read_bytes() == (one / name).read_bytes(), name
     _sealed(tmp_path / "m", ("viral_R1.fq", "viral_R2.fq", "regions.fa", "regions.gff3"))
+
+
+def test_interleaved_fasta_mates_go_to_viral_r1_and_r2_fa(tmp_path, run_cli, model_args):
+    r1, r2 = _mates(25, 8)
+    src = tmp_path / "inter.fa"
+    src.write_text("".join(f">{a[0]}\n{a[1]}\n>{b[0]}\n{b[1]}\n" for a, b in zip(r1, r2)))
+    out = tmp_path / "o"
+    _predict(run_cli, model_args, out, src, extra=("--paired",))
+    verdict = _verdicts(out)
+    keep = [i for i in range(len(r1)) if "virus" in (verdict[f"p{i}/1"], verdict[f"p{i}/2"])]
+    assert keep and _fasta(out / "viral_R1.fa") == [r1[i][:2] for i in keep]
+    assert _fasta(out / "viral_R2.fa") == [r2[i][:2] for i in keep]
+    assert not list(out.glob("viral*.fq"))
 
 
 def test_a_damaged_viral_fa_is_restored_by_the_same_command(tmp_path, run_cli, model_args):

@@ -17,11 +17,20 @@ import json
 import platform
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 GPU_SECONDS_PER_MILLION = 14.3 * 60  # README, "Performance": predict end to end on one H100
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
 
 
 def write_fastq(path: Path, n: int, length: int = 150) -> None:
@@ -92,7 +101,7 @@ def main() -> None:
         runs = [measure(fastq, args.reads, every) for every in (10, 1)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result = {"reads": args.reads, "read_length": 150, "machine": platform.processor() or platform.machine(),
+    result = {"command": " ".join(sys.argv), "commit": _commit(), "reads": args.reads, "read_length": 150, "machine": platform.processor() or platform.machine(),
               "python": platform.python_version(), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
               // 1024, "gpu_seconds_for_these_reads": GPU_SECONDS_PER_MILLION * args.reads / 1e6, "runs": runs}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -1,7 +1,9 @@
-"""The finish stage's sequence files: slice the input per work unit, then write every file from the slices.
+"""The finish stage's sequence files: the input read again (or a merge's slices) -> every sequence file, checked.
 
-Called once by the finish stage (and by a shard's, which only slices). Writes nothing with
-`--no-sequences` (parameter `sequences` false), nor for runs whose shards carry no slices.
+Called once by the finish stage; a shard's finish stage only stores its units' slices (`slice_shard`).
+Both paths select the same records in the same order (`slices.stored_units`), so a merge writes the
+one-run files byte for byte. Writes nothing with `--no-sequences` (parameter `sequences` false), nor for
+runs recorded before the sequence files.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def bam_fastq_groups(stream, block: int = 4 << 20) -> Iterator[tuple[list[str], 
     """(names, seqs, qualities, flags) per block of a decompressed BAM stream, for writing reads back out.
 
     Qualities are Phred+33 text as `samtools fastq` writes them (an absent quality string, 0xff, becomes
-    `samtools fastq`'s default quality 1, '"'); the sequences are stored as `bam_groups` reads them.
+    'B' for every base, as samtools does); the sequences are stored as `bam_groups` reads them.
 
     Raises:
         BamError: as `bam_groups` (the run's scan has already refused such files).
@@ -172,7 +172,7 @@ def _parse_full(buf: bytes, before: int) -> tuple[list[str], list[str], list[str
 
 
 _PLUS_33 = bytes(min(q + 33, 126) for q in range(256))  # Phred score byte -> FASTQ character (capped at '~')
-_ABSENT_QUALITY = 1  # samtools fastq -v default: the quality written when a record has none (0xff)
+_ABSENT_QUALITY = 33  # what `samtools fastq` (1.16) writes for a read without qualities (0xff): 'B' each
 
 
 def _phred33(raw: bytes) -> str:

@@ -19,6 +19,7 @@ from virnucpro.testing.bam import SINGLE, write_ubam
 SEQUENCE_FILES = ("viral.fa", "viral.fq", "viral_R1.fa", "viral_R1.fq", "viral_R2.fa", "viral_R2.fq", "regions.fa",
                   "regions.gff3")
 _COMP = str.maketrans("ACGTN", "TGCAN")
+TINY_UNITS = ("--unit-frames", 1)  # a unit closes at its first frame or 8 records: pairs straddle units
 
 
 def _predict(run_cli, model_args, out: Path, *inputs, extra=()) -> None:
@@ -191,16 +192,17 @@ def test_pairs_keep_both_mates_and_shards_merge_byte_for_byte(tmp_path, run_cli,
     r1, r2 = _mates(30, 4)
     f1, f2 = _write_fastq(tmp_path / "r_1.fq", r1), _write_fastq(tmp_path / "r_2.fq", r2)
     one = tmp_path / "one"
-    _predict(run_cli, model_args, one, f1, f2, extra=("--paired",))
+    _predict(run_cli, model_args, one, f1, f2, extra=("--paired", *TINY_UNITS))
     verdict = _verdicts(one)
     keep = [i for i in range(len(r1)) if "virus" in (verdict[f"p{i}/1"], verdict[f"p{i}/2"])]
     mixed = [i for i in keep if verdict[f"p{i}/1"] != verdict[f"p{i}/2"]]
     assert mixed and len(keep) < len(r1)
+    assert json.loads((one / "run_info.json").read_text())["plan"]["units"] >= 4
     assert (one / "viral_R1.fq").read_text() == _fastq_text([r1[i] for i in keep])
     assert (one / "viral_R2.fq").read_text() == _fastq_text([r2[i] for i in keep])
     assert not (one / "viral.fq").exists()
     for i in (1, 2):
-        _predict(run_cli, model_args, tmp_path / f"s{i}", f1, f2, extra=("--paired", "--shard", f"{i}/2"))
+        _predict(run_cli, model_args, tmp_path / f"s{i}", f1, f2, extra=("--paired", "--shard", f"{i}/2", *TINY_UNITS))
     code, _, err = run_cli("merge", tmp_path / "s1", tmp_path / "s2", "-o", tmp_path / "m", "-q")
     assert code == 0, err
     for name in SEQUENCE_FILES:
@@ -208,6 +210,13 @@ def test_pairs_keep_both_mates_and_shards_merge_byte_for_byte(tmp_path, run_cli,
         if (one / name).exists():
             assert (tmp_path / "m" / name).read_bytes() == (one / name).read_bytes(), name
     _sealed(tmp_path / "m", ("viral_R1.fq", "viral_R2.fq", "regions.fa", "regions.gff3"))
+    stored = sorted((tmp_path / "s2" / "work_units").glob("seqs_*.txt"))[0]  # a shard's stored sequences damaged
+    stored.write_bytes(stored.read_bytes()[:-30])
+    code, _, err = run_cli("merge", tmp_path / "s1", tmp_path / "s2", "-o", tmp_path / "m2", "-q")
+    assert code == 2 and "shard 2/2" in err and "damaged" in err
+    _predict(run_cli, model_args, tmp_path / "s2", f1, f2, extra=("--paired", "--shard", "2/2", *TINY_UNITS))  # repairs it
+    code, _, err = run_cli("merge", tmp_path / "s1", tmp_path / "s2", "-o", tmp_path / "m2", "-q")
+    assert code == 0 and (tmp_path / "m2" / "viral_R1.fq").read_bytes() == (one / "viral_R1.fq").read_bytes(), err
 
 
 def test_interleaved_fasta_mates_go_to_viral_r1_and_r2_fa(tmp_path, run_cli, model_args):

@@ -285,6 +285,9 @@ def test_bedtools_getfasta_on_regions_gff3_gives_regions_fa(tmp_path, run_cli, m
     theirs = [ln for ln in got.splitlines() if not ln.startswith(">")]
     ours = [s for _, s in _fasta(out / "regions.fa")]
     assert len(ours) > 0 and theirs == ours
+    if shutil.which("gt"):  # GenomeTools' validator, types checked against the Sequence Ontology
+        subprocess.run(["gt", "gff3validator", "-typecheck", "so", str(out / "regions.gff3")], check=True,
+                       capture_output=True)
 
 
 def test_needed_keeps_virus_long_and_both_mates_of_a_virus_pair():

@@ -39,6 +39,7 @@ class MergeConfig:
     force: bool = False
     min_region_length: int | None = None  # None: the shards' value; another value is refused
     shard_list: Path | None = None  # a file naming more shard directories, one per line ('-': stdin)
+    sequences: bool = True  # False (--no-sequences): the tables only, even if the shards stored sequences
 
 
 def run(cfg: MergeConfig) -> dict:
@@ -50,6 +51,7 @@ def run(cfg: MergeConfig) -> dict:
     check_inputs_survive(out, shard_dirs, out.everything_written(), "shard directory")
     shards, plans = read_shards(shard_dirs)
     info = _merged_info(shards)
+    info["parameters"]["sequences"] = bool(info["parameters"].get("sequences")) and cfg.sequences
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
@@ -98,14 +100,20 @@ def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) 
     owner = {s.spec.index: s for s in shards}
     count = shards[0].spec.count
     for p in plans:
-        src = unit_path(owner[p.index % count + 1].directory / "work_units", p.index)
-        dst = unit_path(out.units, p.index)
-        dst.unlink(missing_ok=True)
-        try:
-            os.link(src, dst)
-        except OSError:
-            with open(src, "rb") as fh, create_new(dst) as copy:
-                shutil.copyfileobj(fh, copy)
+        shard = OutputPaths(owner[p.index % count + 1].directory)
+        _link(unit_path(shard.units, p.index), unit_path(out.units, p.index))
+        if shard.unit_sequences(p.index).exists():  # stored sequences (shards run without --no-sequences)
+            _link(shard.unit_sequences(p.index), out.unit_sequences(p.index))
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Hard link where possible, else a copy (never through a link planted at `dst`)."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        with open(src, "rb") as fh, create_new(dst) as copy:
+            shutil.copyfileobj(fh, copy)
 
 
 def add_parser(sub) -> None:
@@ -119,11 +127,12 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     flags.region_args(p, default=None)
+    flags.sequence_args(p)
     flags.verbosity(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     run(MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
-                                        min_region_length=args.min_region_length, shard_list=args.shard_list))
+                     min_region_length=args.min_region_length, shard_list=args.shard_list, sequences=args.sequences))
     return 0

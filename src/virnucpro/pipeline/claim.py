@@ -50,11 +50,15 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
         plans = plan_from_json(info.get("plan", []))
         mine = info["shard"].get("units", [])
         bad = [k for k in mine if k >= len(plans)] or damaged_units(out.units, [plans[k] for k in mine])
+        if not bad and info.get("parameters", {}).get("sequences"):
+            from virnucpro.writers.slices import damaged_slices
+
+            bad = damaged_slices(out, [plans[k] for k in mine])
         return f"work unit {bad[0]}" if bad else None
     recorded = info.get("outputs", {})
     if info.get("parameters", {}).get("mode") == "extract":
         return _damaged_extract(out, recorded)
-    for p in out.tables():
+    for p in [*out.tables(), *(q for q in out.sequence_outputs() if q.name in recorded)]:
         if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:
             return p.name
     return None
@@ -76,7 +80,8 @@ def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
 
 
 def output_checksums(out: OutputPaths) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in out.tables()}
+    """sha256 of the tables and of the sequence files this run wrote (an earlier run's were wiped)."""
+    return {p.name: sha256_file(p) for p in [*out.tables(), *(q for q in out.sequence_outputs() if q.is_file())]}
 
 
 def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> None:

@@ -122,6 +122,7 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         # so are the kept embeddings and units: a resume without it would leave a partial embeddings/, a rerun
         # with it on a finished run would write none
         params["keep_intermediate"] = bool(cfg.keep_intermediate)
+        params["sequences"] = cfg.sequences  # the sequence files are part of the results too
     if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
         params["precision_check"] = False
     return params

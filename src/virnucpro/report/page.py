@@ -120,10 +120,21 @@ def _glance(info: dict, figs: aggregate.RunFigures) -> str:
     helps = "; ".join(f"<b>{escape(k)}</b>: {escape(t)}" for k, t in CARD_HELP.items())
     return (f'<section id="glance"><h2>At a glance</h2><p class="note" id="run-date">Run {escape(details.run_dates(info))}'
             f'.</p><div class="cards">{cells}</div><p class="note" id="card-help">{helps}.</p>'
-            f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}<p class="note">'
+            f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}{_sequence_files(c)}<p class="note">'
             f'{c.get("empty_records_skipped", 0):,} empty record(s) skipped; {c.get("bases", 0):,} bp; device '
             f'{escape(details.cell(info.get("device")))}, {escape(details.cell(info.get("precision")))}; '
             f'{total:,.1f} s in all.</p></section>')
+
+
+def _sequence_files(counts: dict) -> str:
+    """What the run's sequence files hold (viral.fa, regions.gff3, ...), or that it wrote none."""
+    files = counts.get("sequence_files")
+    if not isinstance(files, dict):
+        return ('<p class="note" id="sequence-files">No sequence files: the run was made with --no-sequences (or '
+                'before them).</p>')
+    listed = ", ".join(f"<code>{escape(name)}</code> {n:,}" for name, n in files.items())
+    return (f'<p class="note" id="sequence-files">Sequence files, records each: {listed} (checksummed in '
+            'run_info.json).</p>')
 
 
 def _short_note(figs: aggregate.RunFigures) -> str:

@@ -90,7 +90,7 @@ def _contigs(tmp_path: Path, n: int = 31, plain: bool = False) -> Path:
 
 
 def test_contigs_viral_fa_regions_fa_and_gff3(tmp_path, run_cli, model_args):
-    src = _contigs(tmp_path)
+    src = _contigs(tmp_path, n=379)  # every golden contig: regions need two agreeing viral chunks
     out = tmp_path / "o"
     _predict(run_cli, model_args, out, src, extra=("--min-region-length", 1))
     verdict = _verdicts(out)

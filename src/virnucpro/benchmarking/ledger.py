@@ -28,7 +28,8 @@ def ledger_line(result: dict, gpu_tests: str | None = None) -> dict:
             "e2e_frames_per_s": e2e.get("frames_per_s"),
             "minutes_per_million_reads": e2e.get("minutes_per_million_reads"),
             "gpu_idle_s": e2e.get("gpu", {}).get("idle_s"),
-            "startup_cold_s": start.get("cold_s"), "startup_warm_s": start.get("warm_s"),
+            "startup_cold_s": start.get("cold", {}).get("wall_seconds"),
+            "startup_warm_s": start.get("warm", {}).get("wall_seconds"),
             "gpu_tests": parse_pytest_summary(gpu_tests) if gpu_tests else None,
             "workloads": {k: result.get("config", {}).get(k) for k in ("encoder_frames", "baseline_frames", "e2e_reads")}}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from virnucpro.errors import ModelError
-from virnucpro.models.weights import unreadable_weights
+from virnucpro.models.weights import state_dict_of_tensors, unreadable_weights
 
 _SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                        "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
@@ -27,9 +27,7 @@ def read_tensor_meta(path: Path) -> dict[str, torch.Tensor]:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
         raise unreadable_weights(path, exc) from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"{str(path)!r} is not a state dict of tensors")
-    return state
+    return state_dict_of_tensors(state, path)
 
 
 def _safetensors_meta(path: Path) -> dict[str, torch.Tensor]:

@@ -207,6 +207,15 @@ def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> 
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
         raise unreadable_weights(path, exc) from None
+    return state_dict_of_tensors(obj, path)
+
+
+def state_dict_of_tensors(obj, path: Path) -> dict[str, torch.Tensor]:
+    """`obj` when it is a dict of tensors (what a weight file must hold).
+
+    Raises:
+        ModelError: naming the file.
+    """
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelError(f"{str(path)!r} is not a state dict of tensors")
     return obj

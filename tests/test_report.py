@@ -73,6 +73,9 @@ def test_report_numbers_are_the_runs(finished_run):
         for digest in model["sha256"].values():
             assert digest in page
     assert info["input"]["sha256"] in page
+    used = info["devices"][0]  # the budgets the engine ran with (CPU defaults), shown as used
+    assert (used["esm_batch_tokens"], used["dnabert_batch_tokens"]) == (4096, 16384)
+    assert "4,096 (requested 0)" in page and "16,384 (requested 0)" in page
 
 
 def test_report_is_self_contained(finished_run):

@@ -138,6 +138,9 @@ def _share(val: int, n: int) -> str:
 
 
 def _figures(figs: aggregate.RunFigures) -> str:
+    if not figs.frames:  # empty axes (and a colour key from 1 to 0) say less than a sentence
+        return ('<section id="figures"><h2>Scores</h2><p class="note">No frame was kept (no chunk has a stop-free frame '
+                'of whole codons, or the input is empty), so there are no scores to draw.</p></section>')
     e = aggregate.SCORE_EDGES.tolist()
     score_colors = [VERDICT_COLORS["virus"] if a >= 0.5 else VERDICT_COLORS["others"] for a in e[:-1]]
     frames = svg.histogram(e, figs.frame_scores.tolist(), "frame virus score (score2)", "frames", score_colors,

@@ -14,7 +14,8 @@ def test_unit_size_follows_the_input_within_device_bounds():
     assert unit_frames_for(0, "cpu", 3000) == 256  # ~12 units
     assert unit_frames_for(0, "cpu", 100_000) == 3328  # ~31 units
     assert unit_frames_for(0, "cpu", 10**7) == 4096
-    assert unit_frames_for(0, "cuda:1", 100_000) == 8192
+    assert unit_frames_for(0, "cuda:1", 100_000) == 32768  # GPU units hold many batches: few partly filled ones
+    assert unit_frames_for(0, "cuda", 1_400_000) == 43776  # ~1M W150 reads: 32 units
     assert unit_frames_for(0, "cuda", 10**8) == 65536
     assert unit_frames_for(500, "cuda", 10**8) == 500  # --unit-frames wins
     assert unit_frames_for(0, "cpu", 0) == 256

@@ -129,6 +129,12 @@ def print_table(r: dict) -> None:
         e = r["e2e_W150"]
         print(f"predict e2e W150: {e['reads']} reads, {e['frames']} frames, {e['frames_per_s']} frames/s = "
               f"{e['fraction_of_esm_only_rate']} of ESM-only; {e['minutes_per_million_reads']} min per 1M reads")
+        stages = ", ".join(f"{k} {v}" for k, v in e["stage_seconds"].items())
+        g = e["gpu"]
+        print(f"  where the {e['seconds']} s went: {stages}; {e['units']} units of {e['unit_frames']} frames")
+        print(f"  GPU: busy {g['busy_s']} s in {g['batches']} batches, idle {g['idle_s']} s "
+              f"({g.get('idle_between_batches_s')} between batches: {g.get('idle_between_batches_by_place_s')}; "
+              f"{g.get('idle_outside_batches_s')} before/after)")
     for k, v in r["precision"].items():
         print(f"precision {k}: mean cos {v['mean_cosine']}, min cos {v['min_cosine']}, max rel err {v['max_rel_error']}")
 

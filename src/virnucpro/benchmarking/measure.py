@@ -210,7 +210,8 @@ def precision_report(masters, tok, frames, engine_kwargs) -> dict:
 
 
 def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
-    """`predict` end to end (parse, prepare, tokenise, both encoders, classify, write) on W150 reads."""
+    """`predict` end to end (parse, prepare, tokenise, both encoders, classify, write) on W150 reads, with where
+    the time went: the run's stage seconds and the GPU's idle seconds (wall time outside its batches)."""
     from virnucpro.pipeline import run as predict_run
     from virnucpro.models.classifier import MLPClassifier
     from virnucpro.testing.synthetic import write_reads
@@ -220,12 +221,35 @@ def e2e_predict(embedder, n_reads: int, tmp: Path) -> dict:
     clf = MLPClassifier(embedder.feature_dim).eval()
     cfg = predict_run.PredictConfig(inputs=[str(src)], output_dir=tmp / "e2e_out", force=True, device="cuda",
                                     precision="fp16", progress=False)
+    embedder.timeline = []
+    torch.cuda.synchronize()
     t = time.perf_counter()
     info = predict_run.run(cfg, preloaded=(embedder, clf))
     sec = time.perf_counter() - t
     frames = info["counts"]["frames"]
     return {"reads": n_reads, "frames": frames, "seconds": round(sec, 2), "frames_per_s": round(frames / sec, 1),
-            "stage_seconds": info["seconds"], "minutes_per_million_reads": round(sec / n_reads * 1e6 / 60, 2)}
+            "stage_seconds": info["seconds"], "units": info["plan"]["units"],
+            "unit_frames": info["plan"]["unit_frames"], "gpu": gpu_idle(embedder, sec),
+            "minutes_per_million_reads": round(sec / n_reads * 1e6 / 60, 2)}
+
+
+def gpu_idle(embedder, wall_s: float) -> dict:
+    """From the engine's per-batch events: GPU-busy seconds, idle between the first and last batch (waiting for the
+    host) by where it falls, and idle outside them (scan, first unit's preparation, assembly); stops recording."""
+    torch.cuda.synchronize()
+    events, embedder.timeline = embedder.timeline or [], None
+    if not events:
+        return {"batches": 0, "busy_s": 0.0, "idle_s": round(wall_s, 2)}
+    busy = sum(a.elapsed_time(b) for a, b, *_ in events) / 1e3
+    span = events[0][0].elapsed_time(events[-1][1]) / 1e3
+    gaps: dict[str, float] = {}
+    for (_, prev_end, prev_enc, _), (start, _, enc, n) in zip(events, events[1:]):
+        where = ("unit start" if enc == "dnabert" and n == 0 else f"{prev_enc}->{enc}" if n == 0 else f"within {enc}")
+        gaps[where] = gaps.get(where, 0.0) + prev_end.elapsed_time(start) / 1e3
+    return {"batches": len(events), "busy_s": round(busy, 2), "idle_between_batches_s": round(span - busy, 2),
+            "idle_between_batches_by_place_s": {k: round(v, 3) for k, v in gaps.items()},
+            "idle_outside_batches_s": round(wall_s - span, 2), "idle_s": round(wall_s - busy, 2),
+            "busy_fraction": round(busy / wall_s, 4)}
 
 
 def save_result(result: dict, out: Path, t0: float) -> None:

@@ -34,6 +34,10 @@ def add_parser(sub) -> None:
                    "and --e2e-reads then default to 12000 and 50000")
     p.add_argument("--fp8-parts", default="agreement,encoders,e2e", help="with --fp8: which parts to measure")
     p.add_argument("--out", type=Path, default=Path("bench/results/gpu.json"), help="where the result JSON goes")
+    p.add_argument("--ledger", type=Path, nargs="?", const=Path("bench/results/ledger.jsonl"), default=None,
+                   help="append one line for this commit to the performance ledger (default file when given alone)")
+    p.add_argument("--gpu-tests", type=Path, default=None, help="with --ledger: the output of `pytest -m gpu`, whose "
+                   "summary line (passed/failed) goes into the ledger line")
     flags.verbosity(p)
     p.set_defaults(func=main)
 
@@ -73,10 +77,22 @@ def _main(args: argparse.Namespace) -> int:
     if args.fp8:
         return _run_fp8_benchmark(args)
     bt = args.batch_tokens
-    benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames, baseline_frames=args.baseline_frames,
-                                        e2e_reads=args.e2e_reads, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
-                                        compile=not args.no_compile, out=args.out))
+    result = benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames,
+                                                 baseline_frames=args.baseline_frames, e2e_reads=args.e2e_reads,
+                                                 esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
+                                                 compile=not args.no_compile, out=args.out))
+    if args.ledger is not None:
+        _append_ledger(args.ledger, result, args.gpu_tests)
     return 0
+
+
+def _append_ledger(path: Path, result: dict, gpu_tests: Path | None) -> None:
+    from virnucpro.benchmarking import ledger
+
+    tests = gpu_tests.read_text(encoding="utf-8", errors="replace") if gpu_tests and gpu_tests.is_file() else None
+    line = ledger.ledger_line(result, tests)
+    ledger.append(path, line)
+    print(f"ledger: {path} += {line}")
 
 
 def _run_fp8_benchmark(args: argparse.Namespace) -> int:

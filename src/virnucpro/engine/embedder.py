@@ -39,6 +39,8 @@ class EngineConfig:
     fixed_shapes: bool | None = None  # pad every ESM batch to its budget; default: with compile
     esm_linear: str = "plain"  # ESM-2's linear layers: plain, fp8 (--precision fp8) or fp8_reference (tests)
     esm_fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # which of them run in fp8
+    esm_attention: str | None = None  # the kernel planned for each encoder (engine/device_plan.py); None: `attention`
+    dnabert_attention: str | None = None
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -55,13 +57,11 @@ class TokenizedFrames:
 
 
 def default_batch_tokens(device: str) -> tuple[int, int]:
-    """(ESM-2, DNABERT-S) packed tokens per batch: from free GPU memory on CUDA, small on CPU."""
-    if not device.startswith("cuda"):
-        return 4096, 16384
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
-    gib = free / 2**30
-    esm = int(min(65536, max(4096, (gib - 10) * 1500)))  # ~0.6 MiB of activations per ESM-3B token in fp16
-    return esm, 4 * esm
+    """(ESM-2, DNABERT-S) packed tokens per batch on `device` (engine/device_plan.batch_tokens of its facts now)."""
+    from virnucpro.engine.device_plan import batch_tokens
+    from virnucpro.models.capabilities import probe
+
+    return batch_tokens(probe(device))
 
 
 def cast_for_inference(model: torch.nn.Module, device: str, dtype: torch.dtype) -> torch.nn.Module:
@@ -117,6 +117,27 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         producer.join(timeout=JOIN_SECONDS)
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on `device` without a host sync: a copy from pageable memory first waits for every kernel
+    queued on the stream (the GPU then idles while the host prepares the next batch); from pinned memory it queues."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+@dataclass
+class HostCopy:
+    """A unit's features on their way to host memory (`done`: the event after the copy; None when already there)."""
+
+    features: torch.Tensor  # (F, D) fp32
+    done: "torch.cuda.Event | None"
+
+    def result(self) -> torch.Tensor:
+        if self.done is not None:
+            self.done.synchronize()
+        return self.features
+
+
 class Embedder:
     """Holds the two encoders on one device and embeds frames."""
 
@@ -124,7 +145,8 @@ class Embedder:
         self.cfg = cfg
         self.dnabert = cast_for_inference(dnabert, cfg.device, cfg.dtype)
         self.esm = cast_for_inference(esm, cfg.device, cfg.dtype)
-        self.dnabert.attention_backend = self.esm.attention_backend = cfg.attention
+        self.dnabert.attention_backend = cfg.dnabert_attention or cfg.attention
+        self.esm.attention_backend = cfg.esm_attention or cfg.attention
         self.dnabert.attention_pad_to = cfg.dnabert_batch_tokens  # one compiled FlexAttention shape
         if cfg.esm_linear != "plain":
             from virnucpro.models.fp8 import quantize_esm
@@ -135,6 +157,7 @@ class Embedder:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
+        self.timeline: list | None = None  # a list: (start, end) CUDA events of every batch (the benchmark's GPU-idle)
 
     @property
     def feature_dim(self) -> int:
@@ -147,6 +170,18 @@ class Embedder:
     def features(self, tok: TokenizedFrames) -> torch.Tensor:
         """(F, D_dna + D_esm) fp32 features on the CPU, in frame order."""
         return self.features_on_device(tok).cpu()
+
+    def features_to_host(self, tok: TokenizedFrames, on_batch: Callable[[int], None] | None = None) -> "HostCopy":
+        """Queue a unit's features and their copy into pinned host memory; `HostCopy.result()` then waits for this
+        unit's work alone, not for units queued after it (a plain .cpu() would wait for the whole stream)."""
+        feats = self.features_on_device(tok, on_batch)
+        if not feats.is_cuda:
+            return HostCopy(feats, None)
+        host = torch.empty(feats.shape, dtype=feats.dtype, pin_memory=True)  # (F, D)
+        host.copy_(feats, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        return HostCopy(host, done)
 
     def features_on_device(self, tok: TokenizedFrames, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
         """Queue both encoders for a unit and return the (F, D) features without waiting for the device.
@@ -162,15 +197,26 @@ class Embedder:
                budget: int, on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
         """Pooled embeddings (N, D) fp32 on the device, in input order, packed under a token budget."""
         parts: list[tuple[list[int], torch.Tensor]] = []
-        for batch in token_budget_batches([len(t) for t in tokens], budget):
+        for n, batch in enumerate(token_budget_batches([len(t) for t in tokens], budget)):
+            events = self._mark("esm" if model is self.esm else "dnabert", n) if self.timeline is not None else None
             self._run_split_on_oom(model, tokens, ids, batch, parts, budget)
+            if events is not None:
+                events[1].record()
             if on_batch is not None:
                 on_batch(len(batch))
         order = torch.tensor([i for idx, _ in parts for i in idx], dtype=torch.long)
         emb = torch.cat([e for _, e in parts])  # (N, D) in batch order
         out = torch.empty_like(emb)
-        out[order.to(emb.device)] = emb
+        out[to_device(order, emb.device)] = emb
         return out
+
+    def _mark(self, encoder: str, n: int) -> tuple:
+        """A batch's (start, end) timing events, the start recorded now on the current stream; the timeline keeps
+        them with the encoder and the batch's index in its unit."""
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        self.timeline.append((start, end, encoder, n))
+        return start, end
 
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:

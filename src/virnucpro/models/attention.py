@@ -14,11 +14,12 @@ It also chooses the kernel of ESM-2's linear layers (`choose_linear`): plain, or
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
+
+from virnucpro.models.capabilities import DeviceCaps, probe_static
 
 BACKENDS = ("auto", "reference", "sdpa", "varlen", "flex")
 LINEAR_KINDS = ("plain", "fp8", "fp8_reference")
@@ -52,35 +53,44 @@ def alibi_slopes(num_heads: int) -> list[float]:
     return power_of_2(closest) + power_of_2(2 * closest)[0::2][: num_heads - closest]
 
 
-def choose_backend(requested: str, q: torch.Tensor, has_bias: bool) -> str:
+def choose_backend(requested: str, q: torch.Tensor, has_bias: bool, caps: DeviceCaps | None = None) -> str:
     """Resolve 'auto' to a concrete kernel for this device, dtype and bias; a kernel that cannot run this
     model (e.g. a head dimension below the fused kernels' minimum) gives way to the next one that can
-    (SDPA, which runs everything), said once in the log."""
+    (SDPA, which runs everything), said once in the log.
+
+    Args:
+        q: (T, H, Dh) queries, or a tensor of that shape and dtype (a view or a meta tensor): the head
+            dimension is read from its LAST axis, so never pass the (T, H * Dh) hidden states.
+        caps: the device's facts; probed from q's device when None (tests pass an H100's or H200's).
+    """
     assert requested in BACKENDS, requested
-    kind = requested if requested != "auto" else _fastest(q, has_bias)
-    problem = unsupported(kind, q, has_bias)
+    assert q.dim() == 3, f"q must be (tokens, heads, head_dim), got shape {tuple(q.shape)}"
+    caps = caps if caps is not None else probe_static(q.device)
+    kind = requested if requested != "auto" else _fastest(q, has_bias, caps)
+    problem = unsupported(kind, q, has_bias, caps)
     if problem is None:
         return kind
     _say_once(f"attention: {kind} cannot run this model ({problem}); using sdpa")
     return "sdpa"
 
 
-def _fastest(q: torch.Tensor, has_bias: bool) -> str:
-    if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
-        return "flex" if has_bias else ("varlen" if _has_varlen() else "flex")
+def _fastest(q: torch.Tensor, has_bias: bool, caps: DeviceCaps) -> str:
+    if caps.cuda and q.dtype in (torch.float16, torch.bfloat16):
+        return "flex" if has_bias else ("varlen" if caps.varlen else "flex")
     return "sdpa"
 
 
-def unsupported(kind: str, q: torch.Tensor, has_bias: bool) -> str | None:
-    """Why kernel `kind` cannot run q (T, H, D) here, or None if it can."""
+def unsupported(kind: str, q: torch.Tensor, has_bias: bool, caps: DeviceCaps | None = None) -> str | None:
+    """Why kernel `kind` cannot run q (T, H, Dh) on `caps`' device, or None if it can."""
+    caps = caps if caps is not None else probe_static(q.device)
     head_dim = q.shape[-1]
     if kind == "flex" and (head_dim < 16 or head_dim & (head_dim - 1)):
         return f"head dimension {head_dim}; FlexAttention needs a power of two >= 16"
     if kind == "varlen":
         if has_bias:
             return "an attention bias; varlen_attn has no bias input"
-        if not (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)):
-            return "varlen_attn needs fp16/bf16 on CUDA"
+        if not (caps.cuda and caps.varlen and q.dtype in (torch.float16, torch.bfloat16)):
+            return "varlen_attn needs fp16/bf16 on CUDA (torch >= 2.10)"
         if head_dim % 8 or not 8 <= head_dim <= 256:
             return f"head dimension {head_dim}; varlen_attn needs a multiple of 8 up to 256"
     return None
@@ -95,15 +105,6 @@ def _say_once(message: str) -> None:
         import logging
 
         logging.getLogger("virnucpro").info(message)
-
-
-@functools.lru_cache(maxsize=None)
-def _has_varlen() -> bool:
-    try:
-        from torch.nn.attention import varlen  # noqa: F401  (torch >= 2.10)
-    except ImportError:
-        return False
-    return True
 
 
 class AttentionPlan:

@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virnucpro.models.attention import alibi_slopes, plan_attention, run_planned
+from virnucpro.models.attention import AttentionPlan, alibi_slopes, choose_backend, run_planned
+from virnucpro.models.capabilities import DeviceCaps
 from virnucpro.models.packing import PackedBatch, segment_mean
 
 
@@ -82,6 +83,14 @@ def _post_kernel(compiled: bool):
     return torch.compile(_post_attention, dynamic=True) if compiled else _post_attention
 
 
+def attention_kernel(cfg: DnaBertConfig, x: torch.Tensor, requested: str = "auto",
+                     caps: DeviceCaps | None = None) -> str:
+    """The attention kernel (with its ALiBi bias) of DNABERT `cfg` for hidden states x (T, D) (a meta tensor will
+    do): chosen from the queries' shape (T, H, Dh), whose last axis is the head dimension (never D)."""
+    q_shape = x.unflatten(-1, (cfg.num_attention_heads, cfg.head_dim))  # (T, H, Dh), a view
+    return choose_backend(requested, q_shape, has_bias=True, caps=caps)
+
+
 class DnaBert(nn.Module):
     """DNABERT encoder; `forward` returns the mean of the last layer over all tokens ([CLS]..[SEP])."""
 
@@ -111,14 +120,19 @@ class DnaBert(nn.Module):
             layer.compiled = True
         self.compiled = True
 
+    def attention_kernel(self, x: torch.Tensor, caps: DeviceCaps | None = None) -> str:
+        """The attention kernel (with the ALiBi bias) a batch with hidden states x (T, D) runs on (caps: the
+        device's facts, probed from x's device when None): chosen from the queries' shape (T, H, Dh)."""
+        return attention_kernel(self.cfg, x, self.attention_backend, caps)
+
     def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
         """Last-layer states of every token (no final LN beyond the per-layer post-LNs). (T, D)"""
         # token type 0 for every token: its learned row is added everywhere; no position embeddings (ALiBi)
         x = self.emb_norm(self.word_embeddings(batch.tokens) + self.token_type_embeddings.weight[0])
         slopes = self.slopes(x.device)
         scale = self.cfg.head_dim ** -0.5
-        plan = plan_attention(x, batch.cu_seqlens, batch.max_len, slopes=slopes, backend=self.attention_backend,
-                              seq_id=batch.seq_id, pad_to=self.attention_pad_to)  # masks built once per batch
+        plan = AttentionPlan(self.attention_kernel(x), batch.cu_seqlens, batch.max_len, batch.seq_id, slopes, x.dtype,
+                             self.attention_pad_to)  # masks built once per batch
         padded = x.new_zeros(plan.flex["Tp"], 3 * x.shape[1]) if plan.kind == "flex" else None
         for layer in self.layers:
             q, k, v = layer.qkv(x, padded)  # each (T or Tp, H, Dh)

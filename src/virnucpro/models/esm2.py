@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virnucpro.models.attention import choose_linear, plan_attention, run_planned
+from virnucpro.models.attention import AttentionPlan, choose_backend, choose_linear, run_planned
+from virnucpro.models.capabilities import DeviceCaps
 from virnucpro.models.packing import PackedBatch, segment_mean
 
 MASK_ID = 32
@@ -130,6 +131,13 @@ def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tens
     return freqs.cos()[:, None, :], freqs.sin()[:, None, :]
 
 
+def attention_kernel(cfg: ESM2Config, x: torch.Tensor, requested: str = "auto", caps: DeviceCaps | None = None) -> str:
+    """The attention kernel of ESM-2 `cfg` for hidden states x (T, D) (a meta tensor will do): chosen from the
+    queries' shape (T, H, Dh), whose last axis is the head dimension (never the hidden size D)."""
+    q_shape = x.unflatten(-1, (cfg.attention_heads, cfg.head_dim))  # (T, H, Dh), a view
+    return choose_backend(requested, q_shape, has_bias=False, caps=caps)
+
+
 class ESM2(nn.Module):
     """ESM-2 encoder; `forward` returns per-sequence means of the final (post-LN) representation."""
 
@@ -185,11 +193,16 @@ class ESM2(nn.Module):
         scale = (1 - MASK_RATIO_TRAIN) / (1 - ratio)  # 0.88 for sequences without <mask>
         return (x * scale[batch.seq_id][:, None]).to(x.dtype)
 
+    def attention_kernel(self, x: torch.Tensor, caps: DeviceCaps | None = None) -> str:
+        """The attention kernel a batch with hidden states x (T, D) runs on (caps: the device's facts, probed from
+        x's device when None): chosen from the queries' shape (T, H, Dh), whose last axis is the head dimension."""
+        return attention_kernel(self.cfg, x, self.attention_backend, caps)
+
     def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
         """Final representation (after emb_layer_norm_after) of every token. (T, D)"""
         x = self.embed(batch)
         tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layers share inv_freq in practice
-        plan = plan_attention(x, batch.cu_seqlens, batch.max_len, backend=self.attention_backend, seq_id=batch.seq_id)
+        plan = AttentionPlan(self.attention_kernel(x), batch.cu_seqlens, batch.max_len, batch.seq_id, None, x.dtype)
         for layer, key in zip(self.layers, self.rotary_groups()):
             if key not in tables:
                 tables[key] = rotary_tables(layer.inv_freq, batch.pos)

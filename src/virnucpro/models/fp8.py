@@ -15,19 +15,14 @@ import torch.nn.functional as F
 
 E4M3 = torch.float8_e4m3fn
 E4M3_MAX = 448.0  # largest finite e4m3 value
-MIN_CAPABILITY = (8, 9)  # FP8 tensor cores: Ada (8.9), Hopper (9.0) and later
 LINEARS = ("qkv", "out_proj", "fc1", "fc2")  # ESMLayer's nn.Linear members
 
 
 def fp8_problem(device: str) -> str | None:
-    """Why `device` cannot run the FP8 path (None when it can)."""
-    if not device.startswith("cuda"):
-        return f"{device} has no FP8 tensor cores"
-    cap = torch.cuda.get_device_capability(torch.device(device))
-    if cap < MIN_CAPABILITY:
-        name = torch.cuda.get_device_name(torch.device(device))
-        return f"{name} (compute capability {cap[0]}.{cap[1]}) has no FP8 tensor cores (8.9+: Ada, Hopper, later)"
-    return None
+    """Why `device` cannot run the FP8 path (None when it can): capabilities.fp8_problem of its facts."""
+    from virnucpro.models.capabilities import fp8_problem as problem_of, probe_static
+
+    return problem_of(probe_static(device), device)
 
 
 def quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -71,20 +71,24 @@ def load_models(cfg: WorkerConfig):
 
 
 def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
-    """The embedding engine for loaded encoders on cfg.device, with cfg's precision, kernels and batch sizes."""
+    """The embedding engine for loaded encoders on cfg.device, with the plan of engine/device_plan.py (kernels,
+    compile, batch sizes from the device's facts, cfg's precision and flags)."""
     import torch
 
-    from virnucpro.engine.embedder import Embedder, EngineConfig, default_batch_tokens
+    from virnucpro.engine.device_plan import plan_engine
+    from virnucpro.engine.embedder import Embedder, EngineConfig
+    from virnucpro.models.capabilities import probe
 
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp8": torch.float16}[cfg.precision]
-    esm_tokens, dna_tokens = default_batch_tokens(cfg.device)
-    compile_blocks = cfg.compile == "on" or (cfg.compile == "auto" and cfg.device.startswith("cuda"))
-    ecfg = EngineConfig(device=cfg.device, dtype=dtype, attention=cfg.attention, compile=compile_blocks,
-                        esm_batch_tokens=cfg.esm_batch_tokens or esm_tokens,
-                        dnabert_batch_tokens=cfg.dnabert_batch_tokens or dna_tokens,
-                        esm_linear="fp8" if cfg.precision == "fp8" else "plain", esm_fp8_linears=cfg.fp8_linears)
+    plan = plan_engine(probe(cfg.device), esm.cfg, dnabert.cfg, cfg.precision, attention=cfg.attention,
+                       compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
+                       dnabert_batch_tokens=cfg.dnabert_batch_tokens)
+    log.info("engine on %s: %s", cfg.device, plan.describe())
+    ecfg = EngineConfig(device=cfg.device, dtype=plan.dtype, attention=cfg.attention, compile=plan.compile,
+                        esm_batch_tokens=plan.esm_batch_tokens, dnabert_batch_tokens=plan.dnabert_batch_tokens,
+                        esm_linear=plan.esm_linear, esm_fp8_linears=cfg.fp8_linears,
+                        esm_attention=plan.esm_attention, dnabert_attention=plan.dnabert_attention)
     return Embedder(dnabert, tokenizer, esm, ecfg)
 
 
@@ -117,7 +121,7 @@ class UnitRunner:
         pending = None  # unit whose device work is queued but not yet collected
         for plan, unit, tok in self.clock.timed_iter(prefetch(tokenized, lookahead), "wait_for_input"):
             with self.clock.timing("embed"):
-                feats = self.embedder.features_on_device(tok, self.report.batch) if unit.frame_ids else None
+                feats = self.embedder.features_to_host(tok, self.report.batch) if unit.frame_ids else None
             if pending is not None:  # finish the previous unit while this one runs on the device
                 self._finish(*pending)
             pending = (plan, unit, feats, time.perf_counter())
@@ -128,8 +132,8 @@ class UnitRunner:
         """Collect a unit's features, classify, and commit it."""
         import torch
 
-        with self.clock.timing("embed"):  # .cpu() waits for the device
-            feats = feats.cpu() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
+        with self.clock.timing("embed"):  # waits for this unit's work on the device (not the next unit's)
+            feats = feats.result() if feats is not None else torch.zeros(0, self.embedder.feature_dim)
         with self.clock.timing("classify_and_commit"):
             scores = classify(self.classifier, feats) if self.classifier is not None else unscored(len(feats))
             with np.errstate(invalid="ignore"):  # extract: NaN scores (nothing is classified)

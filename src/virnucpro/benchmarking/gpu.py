@@ -45,6 +45,7 @@ class BenchConfig:
     dnabert_attention: list[str] = field(default_factory=lambda: ["flex", "sdpa"])
     out: Path = Path("bench/results/gpu.json")
     device: str = "cuda"
+    startup: bool = True  # cold and warm start-up of a 20-read predict, in fresh processes (before the GPU is busy)
 
 
 
@@ -56,6 +57,10 @@ def run(cfg: BenchConfig) -> dict:
     t0 = time.perf_counter()
     result: dict = {"benchmark": "gpu", "device": torch.cuda.get_device_name(), "torch": torch.__version__,
                     "commit": _commit(), "config": {k: str(v) for k, v in asdict(cfg).items()}}
+    if cfg.startup:
+        from virnucpro.benchmarking.startup import run_startup
+
+        result["startup"] = run_startup(cfg.device)
     result["matmul_ceiling_tflops"] = round(matmul_ceiling(), 1)
     result["sustained_matmul_ceiling"] = sustained_matmul_ceiling()
     esm_budget, dna_budget = default_batch_tokens("cuda")
@@ -137,6 +142,11 @@ def print_table(r: dict) -> None:
               f"{g.get('idle_outside_batches_s')} before/after)")
     for k, v in r["precision"].items():
         print(f"precision {k}: mean cos {v['mean_cosine']}, min cos {v['min_cosine']}, max rel err {v['max_rel_error']}")
+    if "startup" in r:
+        from virnucpro.benchmarking.startup import table
+
+        print(f"start-up of a {r['startup']['reads']}-read predict (seconds; cold: fresh model cache):")
+        print(table(r["startup"]))
 
 
 def _commit() -> str:

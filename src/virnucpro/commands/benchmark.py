@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--e2e-reads", type=int_in(*A.READS), default=200_000, help="W150 reads for the end-to-end predict run (0: skip)")
     p.add_argument("--batch-tokens", type=int_in(0, A.BATCH_TOKENS[1]), default=0, help="ESM-2 tokens per batch (0: from free GPU memory)")
     p.add_argument("--no-compile", action="store_true", help="run the per-token blocks eagerly")
+    p.add_argument("--no-startup", action="store_false", dest="startup", help="skip the start-up anatomy (a 20-read "
+                   "predict with full-size models written to a temporary directory, ~12 GB, cold then warm)")
     p.add_argument("--devices", type=flags.device_arg, default=None, help="instead: predict end to end on 1, 2, 4, ... of "
                    "these devices (e.g. cuda:0,cuda:1 or cuda:0,cuda:0), reporting the scaling")
     p.add_argument("--reads-per-device", type=int_in(1, A.READS[1]), default=200_000, help="W150 reads per device for --devices")
@@ -80,7 +82,7 @@ def _main(args: argparse.Namespace) -> int:
     result = benchmark.run(benchmark.BenchConfig(encoder_frames=args.encoder_frames,
                                                  baseline_frames=args.baseline_frames, e2e_reads=args.e2e_reads,
                                                  esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt,
-                                                 compile=not args.no_compile, out=args.out))
+                                                 compile=not args.no_compile, startup=args.startup, out=args.out))
     if args.ledger is not None:
         _append_ledger(args.ledger, result, args.gpu_tests)
     return 0

@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from virnucpro.io.hashing import sha256_model
     from virnucpro.models.store import ModelRefs, home_dir, resolve_all
 
     from virnucpro.pipeline.outputs import OutputPaths
@@ -42,5 +43,7 @@ def main(args: argparse.Namespace) -> int:
         for cs in args.chunk_size:
             paths = resolve_all(ModelRefs(dnabert=args.dnabert, esm=args.esm, classifier=args.classifier), cs, home,
                                 offline=False, in_download_command=True)
+            for model in (paths.dnabert, paths.esm, paths.classifier):  # hashed here once, not by the first run
+                sha256_model(model, paths.records)
             print(f"chunk size {cs}: DNABERT-S {paths.dnabert}\n  ESM-2 {paths.esm}\n  classifier {paths.classifier}")
     return 0

@@ -76,7 +76,8 @@ def add_parser(sub) -> None:
                    "embeddings file and resume unit (0 = from the input: about 32 parts, 8,192-65,536 frames on GPU, "
                    f"256-4,096 on CPU; at most {A.UNIT_FRAMES[1]})")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
-                   "blocks (auto: on for CUDA)")
+                   "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
+                   "beside the models)")
     flags.common(p)
     p.set_defaults(func=main)
 

@@ -40,7 +40,8 @@ def add_parser(sub) -> None:
                    "per-frame embeddings (safetensors)")
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
-                   "blocks (auto: on for CUDA)")
+                   "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
+                   "beside the models)")
     flags.region_args(p, default=flags.default_min_region_length())
     flags.common(p)
     p.set_defaults(func=main)

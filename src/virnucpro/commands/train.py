@@ -13,12 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from virnucpro.models.store import ModelRefs, home_dir, resolve_encoders
-from virnucpro.training.cache import load_cached, save_cached
 from virnucpro.training.frames import ClassFrames, class_frames
-from virnucpro.training.recipe import Recipe, train
 from virnucpro.argtypes import int_in
 from virnucpro import argtypes as A
 from virnucpro.commands import flags
@@ -67,6 +63,8 @@ def run(cfg: TrainConfig) -> dict:
         session.claimed = True
         with run_log(out.log, run_info):
             features, labels, encoders = _features(cfg, frames, digests, dnabert, esm, out.root / "features")
+            from virnucpro.training.recipe import Recipe, train
+
             recipe = Recipe(max_epochs=cfg.max_epochs)
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
@@ -130,9 +128,13 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[st
     """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
     sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
     one more input file, embeds only what it has not seen)."""
-    from virnucpro.io.hashing import sha256_model
+    import torch
 
-    hashes = home_dir(cfg.model_dir) / "hashes.json"
+    from virnucpro.io.hashing import sha256_model
+    from virnucpro.io.verified import records_in
+    from virnucpro.training.cache import load_cached, save_cached
+
+    hashes = records_in(home_dir(cfg.model_dir))
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
                 "esm": {"path": str(esm), "sha256": sha256_model(esm, hashes)}, "inputs": {}}
     parts, labels, embedder = [], [], None
@@ -164,20 +166,25 @@ def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: st
 
 
 def _embedder(cfg: TrainConfig, dnabert: Path, esm: Path):
+    from virnucpro.io.verified import records_in
     from virnucpro.models.loaders import load_dnabert, load_esm
+    from virnucpro.models.weights import Placement
     from virnucpro.pipeline.devices import parse_devices, resolve_devices, resolve_precision
-    from virnucpro.pipeline.worker import WorkerConfig, build_embedder
+    from virnucpro.pipeline.worker import WorkerConfig, build_embedder, inference_dtype
 
     device = resolve_devices(parse_devices(cfg.device))[0]
     precision = resolve_precision(cfg.precision, device)
-    model, tokenizer = load_dnabert(dnabert)
+    place, records = Placement(device, inference_dtype(precision)), records_in(home_dir(cfg.model_dir))
+    model, tokenizer = load_dnabert(dnabert, place, records)
     wcfg = WorkerConfig(device=device, precision=precision, out_dir=Path(cfg.output_dir), models=None,
-                        threads=cfg.threads)
-    return build_embedder(wcfg, model, tokenizer, load_esm(esm))
+                        threads=cfg.threads, compile_cache=home_dir(cfg.model_dir) / "compiled")
+    return build_embedder(wcfg, model, tokenizer, load_esm(esm, place, records))
 
 
-def _embed(embedder, frames: ClassFrames, start: int, end: int, block: int = 65536) -> torch.Tensor:
+def _embed(embedder, frames: ClassFrames, start: int, end: int, block: int = 65536) -> "torch.Tensor":
     """(end - start, D) fp32 features of frames[start:end] on the CPU, `block` frames at a time."""
+    import torch
+
     log.info("--%s: embedding %d frames", frames.name, end - start)
     out = [torch.zeros(0, embedder.feature_dim)]
     for at in range(start, end, block):
@@ -187,7 +194,7 @@ def _embed(embedder, frames: ClassFrames, start: int, end: int, block: int = 655
     return torch.cat(out)
 
 
-def _metrics(cfg: TrainConfig, frames: dict[str, ClassFrames], history: dict, recipe: Recipe, encoders: dict) -> dict:
+def _metrics(cfg: TrainConfig, frames: dict[str, ClassFrames], history: dict, recipe: "Recipe", encoders: dict) -> dict:
     return {"chunk_size": cfg.chunk_size, "seed": cfg.seed, "recipe": recipe.describe(),
             "encoders": {k: encoders[k] for k in ("dnabert", "esm")}, "inputs": encoders["inputs"],
             "frames": {n: {"records": f.records, "chunks": f.chunks, "ambiguous_chunks_dropped": f.ambiguous_chunks,

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
@@ -41,6 +42,7 @@ class EngineConfig:
     esm_fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # which of them run in fp8
     esm_attention: str | None = None  # the kernel planned for each encoder (engine/device_plan.py); None: `attention`
     dnabert_attention: str | None = None
+    compile_cache: Path | None = None  # where compiled kernels are kept (beside the models); None: torch's default
 
     def __post_init__(self) -> None:
         if self.fixed_shapes is None:
@@ -153,11 +155,28 @@ class Embedder:
 
             quantize_esm(self.esm, cfg.esm_fp8_linears)  # weights quantised once, here; the fp16 ones stay
             self.esm.use_linear(cfg.esm_linear)
+        # FlexAttention compiles on CUDA even without --compile: its kernels are cached too
+        compiles = cfg.compile or cfg.device.startswith("cuda")
+        self.kernel_cache = self._use_compile_cache() if compiles and cfg.compile_cache is not None else None
         if cfg.compile:
             self.dnabert.compile_blocks()
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
         self.timeline: list | None = None  # a list: (start, end) CUDA events of every batch (the benchmark's GPU-idle)
+
+    def _use_compile_cache(self):
+        from virnucpro.engine.compile_cache import use_compile_cache
+
+        c = self.cfg
+        shapes = {"esm_tokens": c.esm_batch_tokens, "dnabert_tokens": c.dnabert_batch_tokens, "dtype": str(c.dtype),
+                  "attention": c.attention, "fixed": c.fixed_shapes, "linear": c.esm_linear,
+                  "fp8": list(c.esm_fp8_linears) if c.esm_linear != "plain" else []}
+        return use_compile_cache(c.compile_cache, c.device, shapes)
+
+    def seal_compile_cache(self) -> None:
+        """After a run: record the compiled kernels' checksums, so the next run can trust them."""
+        if self.kernel_cache is not None:
+            self.kernel_cache.seal()
 
     @property
     def feature_dim(self) -> int:

@@ -8,13 +8,15 @@ import re
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from virnucpro.errors import ModelError
 from virnucpro.models.dna_tokenizer import DnaTokenizer
 from virnucpro.models.dnabert import DnaBert, DnaBertConfig
 from virnucpro.models.esm2 import ESM2, PRESETS, ESM2Config
 from virnucpro.models.safe_pickle import Record, safe_load
-from virnucpro.models.weights import NameMap, find_weight_file, load_strict, read_state_file, remap
+from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, file_key
+from virnucpro.models.weights import NameMap, Placement, find_weight_file, load_strict, read_state_file, remap
 
 _ESM_LAYER = {  # our name <- (fair-esm name, HF name)
     "attn_norm.{w}": ("self_attn_layer_norm.{w}", "attention.LayerNorm.{w}"),
@@ -69,29 +71,60 @@ FAIR_ESM_RECORDS = {"argparse.Namespace", "omegaconf.", "typing.Any", "builtins.
                     "fairseq.", "pathlib.PosixPath"}
 
 
-def _on_meta(cls, cfg):
-    with torch.device("meta"):
+class _SkipInit(TorchFunctionMode):
+    """Skips `torch.nn.init` calls: the random initial values of a module about to get its weights are never read."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", "") == "torch.nn.init":
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
+def _uninitialised(cls, cfg):
+    """`cls(cfg)` with its parameters allocated but never written (untouched pages cost no memory); they are all
+    replaced by the loaded weights. Not on the meta device: ops on meta tensors import torch's compiler (seconds)."""
+    with _SkipInit():
         return cls(cfg)
 
 
-def load_esm(path: Path) -> ESM2:
-    """ESM-2 from an HF directory (EsmModel/EsmForMaskedLM) or a fair-esm `esm2_*.pt` file, in fp32."""
+def load_esm(path: Path, place: Placement = Placement(), records: VerifiedFiles = NOTHING_REMEMBERED) -> ESM2:
+    """ESM-2 from an HF directory (EsmModel/EsmForMaskedLM) or a fair-esm `esm2_*.pt` file, on `place.device` in
+    `place.dtype` (default: the CPU, fp32); `records` skips the checks already passed by this version of the file."""
     path = Path(path)
     if path.is_dir():
         cfg = _esm_config_from_hf(path)
-        source = _shared_inv_freq_per_layer(modern_names(read_state_file(find_weight_file(path))), cfg.num_layers)
-        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}")
+        weights = find_weight_file(path)
+        key, known = _known(weights, records)
+        source = _shared_inv_freq_per_layer(modern_names(read_state_file(weights, records)), cfg.num_layers)
+        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}", place.device)
     elif path.is_file():
+        weights = path
+        key, known = _known(weights, records)
         obj = safe_load(path, FAIR_ESM_RECORDS)
         if not isinstance(obj, dict) or "model" not in obj:
             raise ModelError(f"{str(path)!r} is not a fair-esm checkpoint (no 'model' entry)")
-        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}")
+        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}", place.device)
         cfg = _esm_config_from_state(state, obj.get("cfg"), path)
     else:
         raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
                          "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
     _fill_missing_inv_freq(state, cfg, path)
-    return load_strict(_on_meta(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}").eval()
+    model = load_strict(_uninitialised(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place,
+                        "finite" not in known)
+    _remember_finite(records, weights, key, known)
+    return model.eval()
+
+
+def _known(weights: Path, records: VerifiedFiles) -> tuple[list[int], dict[str, str]]:
+    """The weight file's key (taken before it is read) and what its record says about this version of it."""
+    if records.root is None or not weights.is_file():
+        return [], {}
+    return file_key(weights), records.facts(weights)
+
+
+def _remember_finite(records: VerifiedFiles, weights: Path, key: list[int], known: dict[str, str]) -> None:
+    if "finite" not in known:
+        records.remember(weights, key, finite="ok")
 
 
 _SHARED_INV_FREQ = re.compile(r"^(esm\.)?(rotary_embeddings|encoder\.layer\.\*\.attention\.self\.rotary_embeddings)"
@@ -180,8 +213,9 @@ def _cfg_field(cfg_obj, name: str):
     return None
 
 
-def load_dnabert(path: Path) -> tuple[DnaBert, DnaTokenizer]:
-    """DNABERT-S (or DNABERT-2) from its HF directory: config.json, weights, tokenizer.json."""
+def load_dnabert(path: Path, place: Placement = Placement(),
+                 records: VerifiedFiles = NOTHING_REMEMBERED) -> tuple[DnaBert, DnaTokenizer]:
+    """DNABERT-S (or DNABERT-2) from its HF directory (config.json, weights, tokenizer.json), placed like `load_esm`."""
     path = Path(path)
     if not path.is_dir():
         raise ModelError(f"DNABERT-S model {str(path)!r} not found: give its directory or a Hugging Face id such "
@@ -192,7 +226,11 @@ def load_dnabert(path: Path) -> tuple[DnaBert, DnaTokenizer]:
         raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): incomplete DNABERT-S directory") from None
     if not (path / "tokenizer.json").exists():
         raise ModelError(f"no tokenizer.json in {str(path)!r}: incomplete DNABERT-S directory (virnucpro download)")
-    state, unexpected = remap(modern_names(read_state_file(find_weight_file(path))), DNABERT_NAMES,
+    weights = find_weight_file(path)
+    key, known = _known(weights, records)
+    state, unexpected = remap(modern_names(read_state_file(weights, records)), DNABERT_NAMES,
                               f"DNABERT weights in {path}")
-    model = load_strict(_on_meta(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}").eval()
-    return model, DnaTokenizer(path / "tokenizer.json")
+    model = load_strict(_uninitialised(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}", place,
+                        "finite" not in known)
+    _remember_finite(records, weights, key, known)
+    return model.eval(), DnaTokenizer(path / "tokenizer.json")

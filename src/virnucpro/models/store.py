@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.atomic import tmp_path
 from virnucpro.errors import ModelError
+from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, records_in
 from virnucpro.models.classifier_registry import record_published
 from virnucpro.models.download_errors import describe
 from virnucpro.models.hub import resolve_model
@@ -70,6 +70,7 @@ class ModelPaths:
     dnabert: Path
     esm: Path
     classifier: Path | None  # None: `extract` (encoders only)
+    records: VerifiedFiles = NOTHING_REMEMBERED  # what is known about the weight files (hash, CRC, finiteness)
 
 
 def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
@@ -83,7 +84,8 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub, allow_patterns=DNABERT_FILES,
                             offline=offline, in_download_command=in_download_command, flag="--dnabert DIR")
     esm = _resolve_esm(refs, hub, offline, in_download_command)
-    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command))
+    return ModelPaths(dnabert, esm, classifier_path(refs.classifier, chunk_size, home, offline, in_download_command),
+                      records_in(home))
 
 
 def resolve_encoders(refs: ModelRefs, home: Path, offline: bool) -> tuple[Path, Path]:
@@ -139,6 +141,8 @@ def download_classifier(chunk_size: int, target: Path, in_download_command: bool
     Raises:
         ModelError: naming the real cause (DNS, refused, HTTP status, disk full) and its fix.
     """
+    import urllib.request
+
     url = classifier_url(chunk_size)
     tmp = tmp_path(target)
     try:

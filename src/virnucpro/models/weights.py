@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from virnucpro.errors import ModelError
+from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, file_key
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class NameMap:
         return out
 
 
-def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Apply `names` to a checkpoint; returns (module state dict, unexpected source keys)."""
+def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str,
+          device: str = "cpu") -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Apply `names` to a checkpoint; returns (module state dict, unexpected source keys). Fused tensors are
+    joined on `device` (their parts copied there as they are: no host copy of gigabytes of q|k|v first)."""
     rules = names.compiled()
     ignore = [re.compile(p) for p in names.ignore]
     parts: dict[str, dict[int, torch.Tensor]] = {}
@@ -59,7 +62,7 @@ def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str) -> tupl
     for target, slots in parts.items():
         if sorted(slots) != list(range(len(slots))) or len(slots) != 3:
             raise ModelError(f"{what}: incomplete fused tensor {target!r} (have parts {sorted(slots)} of q,k,v)")
-        out[target] = torch.cat([slots[i] for i in range(3)], dim=0)
+        out[target] = torch.cat([to_device(slots[i], device) for i in range(3)], dim=0)
     return out, unexpected
 
 
@@ -70,11 +73,30 @@ def _strip(key: str, prefixes: tuple[str, ...]) -> str:
     return key
 
 
-def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: list[str], what: str) -> nn.Module:
+@dataclass(frozen=True)
+class Placement:
+    """Where loaded weights go: each tensor is moved to `device` in the file's precision, checked there, then
+    cast to `dtype` (None: fp32). Rotary `inv_freq` tables stay fp32 (they are precision-critical)."""
+
+    device: str = "cpu"
+    dtype: torch.dtype | None = None
+
+    def cast(self, key: str, t: torch.Tensor) -> torch.Tensor:
+        if not t.is_floating_point():
+            return t
+        return t.float() if self.dtype is None or key.endswith("inv_freq") else t.to(self.dtype)
+
+
+def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: list[str], what: str,
+                place: Placement = Placement(), check: bool = True) -> nn.Module:
     """Load `state` into `module` (possibly on the meta device) after checking keys and shapes.
 
+    Each tensor goes to `place.device` in the file's precision, is checked there (`check`: finite; a
+    BatchNorm variance >= 0) and cast to `place.dtype`: one pass over the weights, one host sync for all
+    the checks, and the device holds at most one tensor in the file's precision at a time.
+
     Raises:
-        ModelError: listing missing keys, unexpected keys and shape mismatches.
+        ModelError: listing missing keys, unexpected keys and shape mismatches; naming a non-finite tensor.
     """
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -91,14 +113,33 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: l
     if problems:
         raise ModelError(f"{what} does not match the expected architecture ({'; '.join(problems)}): "
                          "check that the file is the right model and complete")
-    check_finite(state, what)
-    module.load_state_dict({k: state[k].float() if state[k].is_floating_point() else state[k] for k in expected},
-                           strict=True, assign=True)
+    placed, flags = {}, []
+    for k in expected:
+        t = to_device(state[k], place.device)
+        if check:
+            flags.append(_sound(k, t))
+        placed[k] = place.cast(k, t)
+    if flags and not bool(torch.stack(flags).all()):  # the one host sync of the checks
+        check_finite({k: to_device(state[k], place.device) for k in expected}, what)
+    module.load_state_dict(placed, strict=True, assign=True)
     return module
 
 
+def to_device(t: torch.Tensor, device: str) -> torch.Tensor:
+    """`t` on `device` (a no-op on its own device); the timed 'to device' step of start-up."""
+    return t.to(device)
+
+
+def _sound(key: str, t: torch.Tensor) -> torch.Tensor:
+    """0-d bool on t's device, without a host sync: finite, and a BatchNorm variance not negative."""
+    if not t.is_floating_point() or not t.numel():
+        return torch.ones((), dtype=torch.bool, device=t.device)
+    ok = torch.isfinite(t).all()
+    return ok & (t >= 0).all() if key.endswith("running_var") else ok
+
+
 def check_finite(state: dict[str, torch.Tensor], what: str) -> None:
-    """Loaded weights must be finite and BatchNorm running variances >= 0 (once per load, not per batch).
+    """Loaded weights must be finite and BatchNorm running variances >= 0 (the slow path naming the culprit).
 
     Raises:
         ModelError: naming the first bad tensor.
@@ -134,8 +175,9 @@ def _few(items: list[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
-def read_state_file(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file or a plain `torch.save`d state dict (weights_only)."""
+def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file (memory-mapped) or a plain `torch.save`d state dict (weights_only); a zip's
+    CRCs are checked once per version of the file (`records`)."""
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -143,9 +185,12 @@ def read_state_file(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path), device="cpu")
         import zipfile
 
-        if zipfile.is_zipfile(path):
+        zipped = zipfile.is_zipfile(path)
+        if zipped and not records.facts(path).get("zip_crc"):
+            key = file_key(path)
             check_zip_crc(path)
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+            records.remember(path, key, zip_crc="ok")
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)  # mapped, not read, like safetensors
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files

@@ -10,6 +10,7 @@ from pathlib import Path
 from virnucpro.cpus import effective_threads
 from virnucpro.errors import InputError
 from virnucpro.io.hashing import sha256_model
+from virnucpro.io.verified import records_in
 from virnucpro.models.store import ModelPaths, ModelRefs, home_dir, resolve_all, resolve_encoders
 from virnucpro.pipeline.devices import check_fp8, parse_devices, resolve_devices, resolve_precision
 from virnucpro.pipeline.outputs import OutputPaths
@@ -92,7 +93,8 @@ def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:
     per_worker = max(1, threads // len(r.devices)) if r.devices[0] == "cpu" else threads
     return [WorkerConfig(device=d, precision=r.precision, out_dir=out.root, models=r.models, threads=per_worker,
                          attention=cfg.attention, compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
-                         dnabert_batch_tokens=cfg.dnabert_batch_tokens, keep_intermediate=r.keep_intermediate)
+                         dnabert_batch_tokens=cfg.dnabert_batch_tokens, keep_intermediate=r.keep_intermediate,
+                         compile_cache=r.home / "compiled")
             for d in r.devices]
 
 
@@ -126,12 +128,12 @@ def _threads_of_unfinished_run(out: OutputPaths, threads: int, workers: int) -> 
 
 def _model_paths(cfg, home: Path) -> ModelPaths:
     if cfg.extract:  # the encoders only
-        return ModelPaths(*resolve_encoders(cfg.models, home, cfg.offline), None)
+        return ModelPaths(*resolve_encoders(cfg.models, home, cfg.offline), None, records_in(home))
     return resolve_all(cfg.models, cfg.chunk_size, home, cfg.offline)
 
 
 def _model_info(paths: ModelPaths, refs: ModelRefs, home: Path) -> dict:
-    cache = home / "hashes.json"
+    cache = paths.records
     info = {"dnabert": {"ref": refs.dnabert, "revision": refs.revision_dnabert, "path": str(paths.dnabert),
                         "sha256": sha256_model(paths.dnabert, cache)},
             "esm": {"ref": refs.esm, "revision": refs.revision_esm, "path": str(paths.esm),

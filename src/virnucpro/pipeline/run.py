@@ -7,7 +7,7 @@ on one or several devices, whole or as one shard of a cluster run.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from virnucpro.logs import run_log
@@ -87,6 +87,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                          "--force to recompute", out.root)
             return done
         info["counts"] = scan(inputs)  # validates the whole input before the output dir is claimed
+        workers = [replace(w, frames=info["counts"]["frames"]) for w in workers]  # --compile auto: small runs eager
         clock.lap("scan")
         earlier = earlier_fast_mode(out, cfg.force)
         claim(out, info, cfg.force, cfg.resume)

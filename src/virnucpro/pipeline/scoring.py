@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 VIRUS, OTHERS = "virus", "others"
 
@@ -27,12 +26,14 @@ def unscored(n: int) -> FrameScores:
     return FrameScores(np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
 
 
-@torch.inference_mode()
-def classify(classifier: torch.nn.Module, features: torch.Tensor) -> FrameScores:
+def classify(classifier: "torch.nn.Module", features: "torch.Tensor") -> FrameScores:
     """Softmax over the classifier's two logits, in fp32 on the CPU."""
+    import torch
+
     if len(features) == 0:
         return FrameScores(np.zeros(0, np.float32), np.zeros(0, np.float32))
-    probs = torch.softmax(classifier(features.float()), dim=1).numpy().astype(np.float32)  # (F, 2)
+    with torch.inference_mode():
+        probs = torch.softmax(classifier(features.float()), dim=1).numpy().astype(np.float32)  # (F, 2)
     if not np.isfinite(probs).all():  # one reduction per unit: NaN/inf embeddings or weights are never written
         from virnucpro.errors import IntegrityError
 

@@ -17,8 +17,6 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from virnucpro.atomic import save_safetensors
-from virnucpro.engine.embedder import prefetch
 from virnucpro.errors import ModelError
 from virnucpro.models.store import ModelPaths
 from virnucpro.pipeline.outputs import OutputPaths
@@ -46,6 +44,8 @@ class WorkerConfig:
     dnabert_batch_tokens: int = 0
     keep_intermediate: bool = False
     fp8_linears: tuple[str, ...] = ("qkv", "out_proj", "fc1", "fc2")  # --precision fp8: the rung chosen for the run
+    compile_cache: Path | None = None  # compiled kernels kept beside the models (None: torch's default folder)
+    frames: int | None = None  # frames the whole run embeds (--compile auto decides from it); None: unknown
 
 
 @dataclass
@@ -83,13 +83,21 @@ def build_embedder(cfg: WorkerConfig, dnabert, tokenizer, esm):
         torch.set_num_threads(cfg.threads)  # the encoders are the CPU's work here
     plan = plan_engine(probe(cfg.device), esm.cfg, dnabert.cfg, cfg.precision, attention=cfg.attention,
                        compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
-                       dnabert_batch_tokens=cfg.dnabert_batch_tokens)
+                       dnabert_batch_tokens=cfg.dnabert_batch_tokens, frames=cfg.frames)
     log.info("engine on %s: %s", cfg.device, plan.describe())
     ecfg = EngineConfig(device=cfg.device, dtype=plan.dtype, attention=cfg.attention, compile=plan.compile,
                         esm_batch_tokens=plan.esm_batch_tokens, dnabert_batch_tokens=plan.dnabert_batch_tokens,
                         esm_linear=plan.esm_linear, esm_fp8_linears=cfg.fp8_linears,
-                        esm_attention=plan.esm_attention, dnabert_attention=plan.dnabert_attention)
+                        esm_attention=plan.esm_attention, dnabert_attention=plan.dnabert_attention,
+                        compile_cache=cfg.compile_cache)
     return Embedder(dnabert, tokenizer, esm, ecfg)
+
+
+def inference_dtype(precision: str):
+    """The torch dtype the encoders run in for a --precision value (fp8 keeps fp16 weights beside its own)."""
+    from virnucpro.engine.device_plan import DTYPES
+
+    return DTYPES[precision]
 
 
 def _models(cfg: WorkerConfig):
@@ -101,10 +109,12 @@ def _models(cfg: WorkerConfig):
         return dnabert, tokenizer, esm, classifier
     from virnucpro.models.classifier import load_classifier
     from virnucpro.models.loaders import load_dnabert, load_esm
+    from virnucpro.models.weights import Placement
 
-    dnabert, tokenizer = load_dnabert(cfg.models.dnabert)
+    place, records = Placement(cfg.device, inference_dtype(cfg.precision)), cfg.models.records  # cast on the device
+    dnabert, tokenizer = load_dnabert(cfg.models.dnabert, place, records)
     classifier = load_classifier(cfg.models.classifier) if cfg.models.classifier is not None else None  # extract
-    return dnabert, tokenizer, load_esm(cfg.models.esm), classifier
+    return dnabert, tokenizer, load_esm(cfg.models.esm, place, records), classifier
 
 
 class UnitRunner:
@@ -117,6 +127,8 @@ class UnitRunner:
 
     def run(self, units: Iterable[tuple[UnitPlan, PreparedBatch]], lookahead: int = 2) -> None:
         """Compute every (plan, unit); tokenising runs `lookahead` units ahead in a thread."""
+        from virnucpro.engine.embedder import prefetch
+
         tokenized = ((plan, u, self.embedder.tokenize(u.frame_ids, u.nucleotides, u.proteins)) for plan, u in units)
         pending = None  # unit whose device work is queued but not yet collected
         for plan, unit, tok in self.clock.timed_iter(prefetch(tokenized, lookahead), "wait_for_input"):
@@ -127,6 +139,7 @@ class UnitRunner:
             pending = (plan, unit, feats, time.perf_counter())
         if pending is not None:
             self._finish(*pending)
+        self.embedder.seal_compile_cache()  # every kernel this run compiled is now in the cache
 
     def _finish(self, plan: UnitPlan, u: PreparedBatch, feats, t0: float) -> None:
         """Collect a unit's features, classify, and commit it."""

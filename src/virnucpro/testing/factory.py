@@ -40,11 +40,12 @@ TINY_DNABERT = DnaBertConfig(vocab_size=64, hidden_size=48, num_hidden_layers=2,
 
 
 def randomize(module: torch.nn.Module, seed: int, scale: float = 0.2) -> torch.nn.Module:
-    """Overwrite every floating parameter with random values (LN weights around 1)."""
-    g = torch.Generator().manual_seed(seed)
+    """Overwrite every floating parameter with random values (LN weights around 1), drawn on the module's device."""
+    device = next(module.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g) * scale
+            noise = torch.randn(p.shape, generator=g, device=device) * scale
             p.copy_(1 + noise if name.endswith("norm.weight") else noise)
     return module
 
@@ -70,14 +71,18 @@ def _match(pattern: str, key: str) -> str | None:
     return m.group(1) if m.groups() else ""
 
 
-def esm_state(cfg: ESM2Config = TINY_ESM, seed: int = 0) -> dict[str, torch.Tensor]:
-    return randomize(ESM2(cfg), seed).state_dict()
+def esm_state(cfg: ESM2Config = TINY_ESM, seed: int = 0, device: str = "cpu") -> dict[str, torch.Tensor]:
+    import contextlib
+
+    with torch.device(device) if device != "cpu" else contextlib.nullcontext():
+        return randomize(ESM2(cfg), seed).state_dict()
 
 
-def write_esm_hf(path: Path, cfg: ESM2Config = TINY_ESM, seed: int = 0, fmt: str = "safetensors") -> Path:
-    """An HF `EsmForMaskedLM` directory with random weights."""
+def write_esm_hf(path: Path, cfg: ESM2Config = TINY_ESM, seed: int = 0, fmt: str = "safetensors",
+                 device: str = "cpu") -> Path:
+    """An HF `EsmForMaskedLM` directory with random weights (drawn on `device`: a GPU makes full-size ones fast)."""
     path.mkdir(parents=True, exist_ok=True)
-    state = _inverse(ESM_HF_NAMES, esm_state(cfg, seed), "esm.")
+    state = {k: v.cpu() for k, v in _inverse(ESM_HF_NAMES, esm_state(cfg, seed, device), "esm.").items()}
     d = cfg.embed_dim
     g = torch.Generator().manual_seed(seed + 1)
     state.update({"esm.embeddings.position_ids": torch.arange(1026)[None],

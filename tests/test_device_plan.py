@@ -96,3 +96,17 @@ def test_fp8_needs_ada_or_later():
     assert fp8_problem(HOPPER_H200) is None and fp8_problem(HOPPER_H100) is None
     assert "compute capability 8.0" in fp8_problem(AMPERE_A100)
     assert "no FP8 tensor cores" in fp8_problem(CPU, "cpu")
+
+
+def test_a_small_run_compiles_nothing():
+    """A 20-read sample: eager blocks and SDPA for DNABERT-S (FlexAttention would compile); big runs and runs of
+    unknown size get the compiled, fused path."""
+    from virnucpro.engine.device_plan import COMPILE_MIN_FRAMES
+
+    small = plan_engine(HOPPER_H200, ESM_3B, DNABERT_S, "fp16", frames=30)
+    assert (small.compile, small.esm_attention, small.dnabert_attention) == (False, "varlen", "sdpa")
+    for frames in (COMPILE_MIN_FRAMES, None):
+        big = plan_engine(HOPPER_H200, ESM_3B, DNABERT_S, "fp16", frames=frames)
+        assert (big.compile, big.esm_attention, big.dnabert_attention) == (True, "varlen", "flex")
+    forced = plan_engine(HOPPER_H200, ESM_3B, DNABERT_S, "fp16", frames=30, attention="flex", compile="on")
+    assert (forced.compile, forced.dnabert_attention) == (True, "flex")  # the user's flags win

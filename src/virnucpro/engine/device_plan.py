@@ -70,12 +70,16 @@ def plan_engine(caps: DeviceCaps, esm_cfg, dnabert_cfg, precision: str, *, atten
     from virnucpro.models import dnabert, esm2
 
     dtype = DTYPES[precision]
+    small = frames is not None and frames < COMPILE_MIN_FRAMES
+    # FlexAttention is a compiled kernel (seconds to build, even from the cache): a small run's DNABERT-S, a few
+    # hundred milliseconds of work, takes SDPA instead
+    dna_requested = "sdpa" if attention == "auto" and small and caps.cuda else attention
     esm_tokens, dna_tokens = batch_tokens(caps)
     esm_x = torch.empty(1, esm_cfg.embed_dim, dtype=dtype, device="meta")  # (T, D): only shape and dtype matter
     dna_x = torch.empty(1, dnabert_cfg.hidden_size, dtype=dtype, device="meta")
     return EnginePlan(dtype=dtype,
                       esm_attention=esm2.attention_kernel(esm_cfg, esm_x, attention, caps),
-                      dnabert_attention=dnabert.attention_kernel(dnabert_cfg, dna_x, attention, caps),
+                      dnabert_attention=dnabert.attention_kernel(dnabert_cfg, dna_x, dna_requested, caps),
                       compile=compile_on(compile, caps, frames),
                       esm_batch_tokens=esm_batch_tokens or esm_tokens,
                       dnabert_batch_tokens=dnabert_batch_tokens or dna_tokens,

@@ -156,7 +156,8 @@ class Embedder:
             quantize_esm(self.esm, cfg.esm_fp8_linears)  # weights quantised once, here; the fp16 ones stay
             self.esm.use_linear(cfg.esm_linear)
         # FlexAttention compiles on CUDA even without --compile: its kernels are cached too
-        compiles = cfg.compile or cfg.device.startswith("cuda")
+        flex = (cfg.dnabert_attention or cfg.attention) in ("flex", "auto")
+        compiles = cfg.compile or (cfg.device.startswith("cuda") and flex)
         self.kernel_cache = self._use_compile_cache() if compiles and cfg.compile_cache is not None else None
         if cfg.compile:
             self.dnabert.compile_blocks()

@@ -34,7 +34,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "bench/results"))
     args = p.parse_args()
     t0 = time.perf_counter()
-    result = {"commit": _commit(), "device": args.device, "modes": {}}
+    import torch
+
+    result = {"commit": _commit(), "device": args.device, "torch": torch.__version__, "modes": {},
+              "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"}
     with tempfile.TemporaryDirectory(prefix="virnucpro-startup-") as tmp:
         root = Path(tmp)
         if args.tiny:
@@ -51,16 +54,16 @@ def main() -> int:
             result["modes"][mode] = r
             print(f"--compile {mode}: {args.reads}-read predict, seconds by phase (cold: fresh model cache)")
             print(table(r), flush=True)
-    if args.device.startswith("cuda"):
-        import torch
-
-        result["gpu"] = torch.cuda.get_device_name()
-        result["torch"] = torch.__version__
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
+            _write(args.out, result, t0)  # after each mode: a run cut short keeps what it measured
+    _write(args.out, result, t0)
     print(f"written {args.out / 'startup.json'} ({result['seconds']} s in all)")
     return 0
+
+
+def _write(out: Path, result: dict, t0: float) -> None:
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

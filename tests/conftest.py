@@ -10,6 +10,17 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "vanilla_prep"
 
 
+def pytest_report_header(config) -> str:
+    """Which virnucpro the suite tests: after a plain `pip install .` it is an installed copy, not this checkout."""
+    import virnucpro
+
+    where = Path(virnucpro.__file__).resolve().parent
+    if where.is_relative_to(ROOT / "src"):
+        return f"virnucpro under test: {where} (this checkout)"
+    return (f"virnucpro under test: {where}, an installed copy, not this checkout's src/ (`pip install -e \".[test]\"` "
+            "makes the suite test your edits)")
+
+
 @pytest.fixture
 def golden_dir() -> Path:
     return GOLDEN

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from virnucpro.cli import create_parser
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _subparsers():
@@ -30,8 +33,14 @@ def test_every_flag_has_help_and_defaults_show_once(name, sp, summary):
 
 
 def test_version_names_the_commit_in_a_checkout():
+    """Run from this checkout (an editable install, or src/ on the path), --version names the checkout's commit; an
+    installed copy (`pip install .`, as the README's workflow line does) is no checkout and names none."""
     out = subprocess.run([sys.executable, "-m", "virnucpro", "--version"], capture_output=True, text=True).stdout
     assert out.startswith("virnucpro ")
-    in_git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if in_git.returncode == 0:
+    where = subprocess.run([sys.executable, "-c", "import virnucpro; print(virnucpro.__file__)"], capture_output=True,
+                           text=True).stdout.strip()
+    in_git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    if Path(where).resolve().is_relative_to(ROOT / "src") and in_git.returncode == 0:
         assert f"(commit {in_git.stdout.strip()})" in out
+    else:
+        assert "(commit" not in out, f"{where} is not this checkout, yet --version names a commit: {out}"

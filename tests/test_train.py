@@ -34,7 +34,7 @@ def _train(run_cli, model_args, refs, out, *extra):
 
 
 def _classifier(run_dir):
-    """(weights as bytes per name, metadata) of a trained classifier (safetensors orders its header freely)."""
+    """(weights as bytes per name, metadata) of a trained classifier."""
     from safetensors import safe_open
 
     with safe_open(str(run_dir / "classifier.safetensors"), "pt") as st:
@@ -114,6 +114,8 @@ def test_train_is_deterministic_reuses_embeddings_and_its_classifier_works_in_pr
     assert metrics["epochs"][0]["lr"] == 2e-4 and metrics["best_epoch"] >= 1
     code, err = _train(run_cli, model_args, refs, tmp_path / "b", "--seed", "7")
     assert _classifier(tmp_path / "b") == _classifier(out)  # same weights, bit for bit, and the same metadata
+    for name in ("classifier.safetensors", *(f"features/{p.name}" for p in (out / "features").iterdir())):
+        assert (tmp_path / "b" / name).read_bytes() == (out / name).read_bytes(), name  # the same file, header too
 
     code, err = _train(run_cli, model_args, refs, out, "--seed", "8")  # same inputs, another seed
     assert code == 0, err

@@ -75,6 +75,7 @@ def save_safetensors(path: Path, tensors: dict, metadata: dict[str, str] | None 
     tmp = tmp_path(path)
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        _sort_metadata(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600: respect the umask like every other output
         tmp.replace(path)
     except Exception as exc:
@@ -85,3 +86,22 @@ def save_safetensors(path: Path, tensors: dict, metadata: dict[str, str] | None 
         raise OSError(num, os.strerror(num), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Sort a safetensors header's `__metadata__` keys, in place: safetensors writes them in hash order, which
+    changes from process to process, so identical runs would write different bytes. Only the order changes, so
+    the header keeps its length (and the data its offsets)."""
+    import json
+    import struct
+
+    with open(path, "r+b") as fh:
+        (n,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(n))
+        if not header.get("__metadata__"):
+            return
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        assert len(canonical) <= n, (len(canonical), n)  # same keys and values, same escapes: never longer
+        fh.seek(8)
+        fh.write(canonical.ljust(n))  # safetensors pads its header with spaces too

@@ -12,7 +12,7 @@ from virnucpro.errors import Stopped, VirnucproError, describe_os_error
 from virnucpro.logs import remember_command, setup_logging
 
 COMMANDS = ("prepare", "predict", "merge", "workflow", "report", "check_precision", "extract", "train", "download",
-            "benchmark")  # the order of `virnucpro --help`
+            "benchmark", "selftest")  # the order of `virnucpro --help`
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -41,7 +41,9 @@ def verbosity(p: argparse.ArgumentParser) -> None:
 
 
 ENCODER_THREADS = ("CPU threads for decompression, and for the encoders when they run on the CPU; 0 = every core "
-                   "this job may use (more are bounded to that)")
+                   "this job may use (its CPU affinity, at most OMP_NUM_THREADS or SLURM_CPUS_PER_TASK when set; more "
+                   "are bounded to that); on a shared machine whose cores other processes keep busy, fewer threads "
+                   "are faster: a warning names how many")
 FORCE = ("start over: first remove what an earlier run wrote in -o (virnucpro's own files only: tables, work units, "
          "run_info.json, log); anything else there is left alone")
 

@@ -126,24 +126,28 @@ def _refuse_duplicates(cfg: TrainConfig, digests: dict[str, str]) -> None:
 def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[str, str], dnabert: Path, esm: Path,
               cache: Path):
     """(N, D) features and (N,) labels of both classes; each input file is embedded once and cached by its
-    sha256, the encoders, the chunk size and the precision (a rerun with another seed or recipe, or with
-    one more input file, embeds only what it has not seen)."""
+    sha256, the encoders, the chunk size, the precision and the build (pipeline/build.py: another torch, CUDA or
+    device embeds again; a rerun with another seed or recipe, or with one more input file, embeds only what it
+    has not seen)."""
     import torch
 
     from virnucpro.io.hashing import sha256_model
+    from virnucpro.pipeline.build import build_record
+    from virnucpro.pipeline.devices import parse_devices, resolve_devices
     from virnucpro.io.verified import records_in
     from virnucpro.training.cache import load_cached, save_cached
 
     hashes = records_in(home_dir(cfg.model_dir))
     encoders = {"dnabert": {"path": str(dnabert), "sha256": sha256_model(dnabert, hashes)},
                 "esm": {"path": str(esm), "sha256": sha256_model(esm, hashes)}, "inputs": {}}
+    build = build_record(resolve_devices(parse_devices(cfg.device))[:1])
     parts, labels, embedder = [], [], None
     for name, label in CLASSES:
         encoders["inputs"][name] = {}
         for path, (a, b) in frames[name].spans.items():
             digest = digests[path]
             encoders["inputs"][name][path] = digest
-            key = _cache_key(digest, encoders, cfg.chunk_size, cfg.precision)
+            key = _cache_key(digest, encoders, cfg.chunk_size, cfg.precision, build)
             target = cache / f"{key[:24]}.safetensors"
             feats = load_cached(target, key, frames[name].ids[a:b])
             if feats is None:
@@ -157,11 +161,11 @@ def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[st
     return torch.cat(parts), torch.cat(labels), encoders
 
 
-def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: str) -> str:
+def _cache_key(input_sha256: str, encoders: dict, chunk_size: int, precision: str, build: dict) -> str:
     import hashlib
 
-    text = json.dumps([input_sha256, encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size, precision],
-                      sort_keys=True, default=str)
+    text = json.dumps([input_sha256, encoders["dnabert"]["sha256"], encoders["esm"]["sha256"], chunk_size, precision,
+                       build], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,12 +1,15 @@
-"""Viral regions inside one sequence: a two-state HMM (host, virus) over its chunk scores, decoded with Viterbi.
+"""Viral regions inside one sequence: a two-state HMM (host, virus) over its chunk calls, decoded with Viterbi.
 
-Each chunk's best virus score s (max score2 over its kept frames) is read as a posterior under even
-priors, so it contributes the log-likelihood ratio log(s / (1 - s)) for 'virus' over 'host' (s clipped
-to [clip, 1 - clip], so one chunk is worth at most log(1/clip - 1) nats); a chunk without kept frames
-contributes nothing either way. Changing state between neighbouring chunks costs log(1/switch_prob)
-nats, so an isolated discordant chunk is absorbed and a region needs several concordant chunks. Each
-stretch decoded as 'virus' is trimmed to chunks that have frames and kept if it spans at least
-`min_length` bp. Pure functions, numpy only.
+A chunk's evidence follows the chunk call itself (prediction_results_highestscore.csv: the chunk is viral when
+its best virus score m2 >= its best non-virus score m1, each the max over its kept frames): it contributes
+log(m2 / m1) nats for 'virus' over 'host', both clipped to [clip, 1 - clip] (one chunk is worth at most
+log(1/clip - 1) nats), so its sign is the call's; with one kept frame m1 = 1 - m2 and this is log(s / (1 - s)).
+A chunk without kept frames contributes nothing, and a long stretch of them (a gap: chunks covering at least
+`gap_bp` bp) ends a region: the HMM is decoded on each stretch between gaps on its own. Changing state between
+neighbouring chunks costs log(1/switch_prob) nats, so an isolated discordant chunk is absorbed. Each stretch
+decoded as 'virus' is trimmed to chunks that have frames and reported only where the chunk calls agree: at
+least `min_viral_chunks` viral chunks, at least half of its chunks with frames viral, and `min_length` bp.
+Pure functions, numpy only.
 """
 
 from __future__ import annotations
@@ -31,16 +34,24 @@ class RegionModel:
     clip: chunk scores are clipped to [clip, 1 - clip]; 0.01 caps one chunk at log(99) = 4.6 nats, so no
         single over-confident chunk outweighs a switch.
     min_length: shortest region reported, in bp (from the first chunk's start to the last chunk's end).
+    min_viral_chunks: fewest chunks called viral in a reported region (one chunk call is not a region).
+    gap_bp: a run of consecutive chunks without kept frames (every frame has a stop, or N) ends a region when
+        its chunks cover at least gap_bp bp (the sum of their lengths): 4 chunks at size 300, 2 at size 500, 1 of
+        1 kb or more. 1 kb without any stop-free frame is rare inside coding-dense viral DNA, while the spacers
+        between viral genes (tens to a few hundred bp: one or two such chunks) must not split a provirus.
     """
 
     switch_prob: float = 1e-3
     clip: float = 0.01
     min_length: int = DEFAULT_MIN_REGION_LENGTH
+    min_viral_chunks: int = 2
+    gap_bp: int = 1000
 
     def __post_init__(self) -> None:
         assert 0 < self.switch_prob < 0.5, self.switch_prob
         assert 0 < self.clip < 0.5, self.clip
         assert self.min_length >= 0, self.min_length
+        assert self.min_viral_chunks >= 1 and self.gap_bp >= 1, self
 
 
 @dataclass(frozen=True)
@@ -58,18 +69,20 @@ class Region:
         return self.end - self.start + 1
 
 
-def evidence(scores: np.ndarray, clip: float) -> np.ndarray:
-    """Per-chunk log-likelihood ratio virus : host.
+def evidence(best1: np.ndarray, best2: np.ndarray, clip: float) -> np.ndarray:
+    """Per-chunk log-likelihood ratio virus : host, of the chunk call's sign.
 
     Args:
-        scores: (C,) best virus score per chunk, NaN for a chunk without kept frames.
+        best1: (C,) best non-virus score (max score1 over the chunk's kept frames), NaN without kept frames.
+        best2: (C,) best virus score (max score2), NaN without kept frames.
         clip: scores are clipped to [clip, 1 - clip].
 
     Returns:
-        (C,) float64, 0 where the score is NaN.
+        (C,) float64 log(best2 / best1), 0 where there are no frames (or the two tie).
     """
-    s = np.clip(np.asarray(scores, np.float64), clip, 1 - clip)  # (C,) NaN stays NaN
-    llr = np.log(s) - np.log1p(-s)
+    m1 = np.clip(np.asarray(best1, np.float64), clip, 1 - clip)  # (C,) NaN stays NaN
+    m2 = np.clip(np.asarray(best2, np.float64), clip, 1 - clip)
+    llr = np.log(m2) - np.log(m1)
     return np.where(np.isnan(llr), 0.0, llr)
 
 
@@ -104,38 +117,57 @@ def viterbi(llr: np.ndarray, switch_prob: float) -> np.ndarray:
     return path
 
 
-def find_regions(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, called_virus: np.ndarray,
-                 model: RegionModel = RegionModel()) -> list[Region]:
+def find_regions(starts: np.ndarray, ends: np.ndarray, best1: np.ndarray, best2: np.ndarray,
+                 called_virus: np.ndarray, model: RegionModel = RegionModel()) -> list[Region]:
     """The viral regions of one sequence, in position order.
 
     Args:
         starts: (C,) 0-based chunk starts, in chunk order.
         ends: (C,) exclusive chunk ends.
-        scores: (C,) best virus score per chunk, NaN for a chunk without kept frames.
-        called_virus: (C,) bool consensus call per chunk (False where there are no frames).
-        model: the HMM and length parameters.
+        best1: (C,) best non-virus score per chunk, NaN for a chunk without kept frames.
+        best2: (C,) best virus score per chunk, NaN for a chunk without kept frames.
+        called_virus: (C,) bool consensus call per chunk (best2 >= best1; False where there are no frames).
+        model: the HMM, gap, agreement and length parameters.
 
     Returns:
-        The regions at least `model.min_length` bp long.
+        The regions where the chunk calls agree (see the module docstring).
     """
-    scores = np.asarray(scores, np.float64)
-    if len(scores) == 0 or int(ends[-1]) - int(starts[0]) < model.min_length:
+    best2 = np.asarray(best2, np.float64)
+    if len(best2) == 0 or int(ends[-1]) - int(starts[0]) < model.min_length:
         return []
-    state = viterbi(evidence(scores, model.clip), model.switch_prob)  # (C,) bool
-    has = ~np.isnan(scores)
+    llr = evidence(best1, best2, model.clip)  # (C,)
+    has = ~np.isnan(best2)  # (C,) chunk kept a frame
     regions = []
-    for a, b in _runs(state):
-        idx = np.flatnonzero(has[a:b]) + a  # trim chunks without frames off the ends
-        if len(idx) == 0:
-            continue
-        a, b = int(idx[0]), int(idx[-1]) + 1
-        start, end = int(starts[a]) + 1, int(ends[b - 1])
-        if end - start + 1 < model.min_length:
-            continue
-        kept = scores[a:b][has[a:b]]
-        regions.append(Region(start, end, b - a, int(np.count_nonzero(called_virus[a:b])),
-                              float(kept.sum() / len(kept))))
+    for lo, hi in between_gaps(starts, ends, has, model):
+        for a, b in _runs(viterbi(llr[lo:hi], model.switch_prob)):
+            region = _region(starts, ends, best2, called_virus, has, lo + a, lo + b, model)
+            if region is not None:
+                regions.append(region)
     return regions
+
+
+def between_gaps(starts: np.ndarray, ends: np.ndarray, has: np.ndarray, model: RegionModel) -> list[tuple[int, int]]:
+    """[lo, hi) stretches of chunks between gaps (runs of frameless chunks whose lengths add up to `gap_bp` or more)."""
+    width = np.asarray(ends, np.int64) - np.asarray(starts, np.int64)  # (C,) chunk lengths
+    cuts = [(a, b) for a, b in _runs(~has) if int(width[a:b].sum()) >= model.gap_bp]
+    bounds = [0, *[x for cut in cuts for x in cut], len(has)]  # alternating stretch starts and stops
+    return [(lo, hi) for lo, hi in zip(bounds[::2], bounds[1::2]) if hi > lo]
+
+
+def _region(starts: np.ndarray, ends: np.ndarray, best2: np.ndarray, called: np.ndarray, has: np.ndarray, a: int,
+            b: int, model: RegionModel) -> Region | None:
+    """Chunks [a, b) decoded as virus, trimmed to chunks with frames; None unless the calls agree and it is long
+    enough."""
+    idx = np.flatnonzero(has[a:b]) + a  # trim chunks without frames off the ends
+    if len(idx) == 0:
+        return None
+    a, b = int(idx[0]), int(idx[-1]) + 1
+    start, end = int(starts[a]) + 1, int(ends[b - 1])
+    n_viral = int(np.count_nonzero(called[a:b] & has[a:b]))
+    if end - start + 1 < model.min_length or n_viral < model.min_viral_chunks or 2 * n_viral < len(idx):
+        return None
+    kept = best2[a:b][has[a:b]]
+    return Region(start, end, b - a, n_viral, float(kept.sum() / len(kept)))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

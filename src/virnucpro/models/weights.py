@@ -89,7 +89,7 @@ class Placement:
 
 def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: list[str], what: str,
                 place: Placement = Placement(), check: bool = True) -> nn.Module:
-    """Load `state` into `module` (possibly on the meta device) after checking keys and shapes.
+    """Load `state` into `module` (whose own values are never read) after checking keys and shapes.
 
     Each tensor goes to `place.device` in the file's precision, is checked there (`check`: finite; a
     BatchNorm variance >= 0) and cast to `place.dtype`: one pass over the weights, one host sync for all
@@ -120,7 +120,8 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], unexpected: l
             flags.append(_sound(k, t))
         placed[k] = place.cast(k, t)
     if flags and not bool(torch.stack(flags).all()):  # the one host sync of the checks
-        check_finite({k: to_device(state[k], place.device) for k in expected}, what)
+        for k in expected:  # a damaged file: name the first bad tensor, one at a time
+            check_finite({k: to_device(state[k], place.device)}, what)
     module.load_state_dict(placed, strict=True, assign=True)
     return module
 
@@ -185,12 +186,11 @@ def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> 
             return load_file(str(path), device="cpu")
         import zipfile
 
-        zipped = zipfile.is_zipfile(path)
-        if zipped and not records.facts(path).get("zip_crc"):
+        if zipfile.is_zipfile(path) and not records.facts(path).get("zip_crc"):
             key = file_key(path)
             check_zip_crc(path)
             records.remember(path, key, zip_crc="ok")
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)  # mapped, not read, like safetensors
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files

@@ -17,6 +17,7 @@ import numpy as np
 from virnucpro.prep.chunking import chunk_bounds
 from virnucpro.errors import IntegrityError
 from virnucpro.models.regions import FRAME_SUFFIX, Region, RegionModel, find_regions
+from virnucpro.pipeline.scoring import chunk_is_virus
 
 
 @dataclass
@@ -59,16 +60,17 @@ def region_row(seq_id: str, k: int, r: Region) -> str:
 
 def _sequence_regions(seq: _Sequence, chunk_no: np.ndarray, best1: np.ndarray, best2: np.ndarray, chunk_size: int,
                       model: RegionModel) -> list[Region]:
-    """Scatter the chunks with frames onto all of the sequence's chunks, then find its regions."""
+    """Scatter the chunks with frames onto all of the sequence's chunks, then find its regions (the chunk calls and
+    the region evidence both from the chunk's best score1 and score2, as in the consensus table)."""
     _, starts, ends = chunk_bounds(np.array([seq.length]), chunk_size)  # (C,) each
     if len(starts) != seq.n_chunks or (len(chunk_no) and int(chunk_no.max()) > seq.n_chunks):
         raise IntegrityError(f"sequence {seq.seq_id!r}: its chunks do not match its length {seq.length} at chunk size "
                              f"{chunk_size}: rerun with --force")
-    scores = np.full(seq.n_chunks, np.nan)  # (C,) NaN = no kept frame
+    m1, m2 = np.full(seq.n_chunks, np.nan), np.full(seq.n_chunks, np.nan)  # (C,) each, NaN = no kept frame
     called = np.zeros(seq.n_chunks, bool)
-    scores[chunk_no - 1] = best2
-    called[chunk_no - 1] = best2 >= best1  # the consensus rule of prediction_results_highestscore.csv
-    return find_regions(starts, ends, scores, called, model)
+    m1[chunk_no - 1], m2[chunk_no - 1] = best1, best2
+    called[chunk_no - 1] = chunk_is_virus(best1, best2)  # the call of prediction_results_highestscore.csv
+    return find_regions(starts, ends, m1, m2, called, model)
 
 
 def _unit_chunks(path: Path, counts: RegionCounts,

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from virnucpro.cpus import effective_threads
+from virnucpro.cpus import busy_warning, effective_threads
 from virnucpro.errors import InputError
 from virnucpro.io.hashing import sha256_model
 from virnucpro.io.verified import records_in
@@ -68,7 +68,10 @@ def resolve(cfg, preloaded=None) -> Resolved:
 
         warnings.append(check_chunk_size(paths.classifier, info["classifier"]["sha256"][paths.classifier.name],
                                          home / "classifiers", cfg.chunk_size))
-    return Resolved(devices, precision, effective_threads(cfg.threads), cfg.threads == 0,
+    threads = effective_threads(cfg.threads)
+    if devices[0] == "cpu":  # the encoders run on the CPU: say when other work keeps its cores busy
+        warnings.append(busy_warning(threads))
+    return Resolved(devices, precision, threads, cfg.threads == 0,
                     cfg.keep_intermediate or cfg.extract, shard, home, paths, info, [w for w in warnings if w])
 
 
@@ -85,11 +88,11 @@ def check_inputs(inputs: list[str], paired: bool) -> None:
 def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:
     """One per device; CPU workers share the threads (each unit is summed the same way whichever takes it).
 
-    Without --threads, a resumed CPU run keeps the earlier run's threads per worker (scores stay identical).
+    Without --threads, a resumed or rerun CPU run keeps the earlier run's threads per worker (scores stay identical).
     """
     threads = r.threads
     if r.devices[0] == "cpu" and r.auto_threads:
-        threads = _threads_of_unfinished_run(out, threads, len(r.devices))
+        threads = _threads_of_earlier_run(out, threads, len(r.devices))
     per_worker = max(1, threads // len(r.devices)) if r.devices[0] == "cpu" else threads
     return [WorkerConfig(device=d, precision=r.precision, out_dir=out.root, models=r.models, threads=per_worker,
                          attention=cfg.attention, compile=cfg.compile, esm_batch_tokens=cfg.esm_batch_tokens,
@@ -111,18 +114,23 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         params["mode"] = "extract"
     else:  # regions.tsv is part of the run's results: a resume, a rerun and a merge must use the same rule
         params["min_region_length"] = cfg.min_region_length
+        # so are the kept embeddings and units: a resume without it would leave a partial embeddings/, a rerun
+        # with it on a finished run would write none
+        params["keep_intermediate"] = bool(cfg.keep_intermediate)
     if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
         params["precision_check"] = False
     return params
 
 
-def _threads_of_unfinished_run(out: OutputPaths, threads: int, workers: int) -> int:
+def _threads_of_earlier_run(out: OutputPaths, threads: int, workers: int) -> int:
+    """The earlier run's threads (unfinished: its resume; finished: its rerun, a checked no-op), else `threads`."""
     old = read_info(out.run_info)
     earlier = (old or {}).get("parameters", {}).get("cpu_threads")
-    if old is None or old.get("status") == "complete" or not isinstance(earlier, int) or earlier * workers == threads:
+    if old is None or not isinstance(earlier, int) or earlier * workers == threads:
         return threads
-    log.info("resuming with the earlier run's %d CPU threads per worker (scores stay identical to an uninterrupted "
-             "run)", earlier)
+    if old.get("status") != "complete":
+        log.info("resuming with the earlier run's %d CPU threads per worker (scores stay identical to an uninterrupted "
+                 "run)", earlier)
     return earlier * workers
 
 

@@ -11,7 +11,7 @@ from virnucpro.errors import ResumeError
 from virnucpro.logs import command_line
 from virnucpro.records import SEAL, load_info, read_info, seal_of, write_info  # noqa: F401  (the run record's I/O)
 
-RESUME_KEYS = ("parameters", "models", "input")  # must match for a run to be resumed
+RESUME_KEYS = ("parameters", "models", "input", "build")  # must match for a run to be resumed (build: build.py)
 
 
 def versions() -> dict[str, str]:
@@ -38,9 +38,11 @@ def mark_complete(info: dict) -> dict:
 
 
 def new_info(parameters: dict, models: dict, input_desc: dict, device: str, precision: str) -> dict:
+    from virnucpro.pipeline.build import build_record
+
     owner = "extract" if parameters.get("mode") == "extract" else "predict"
     return {"tool": "virnucpro", "owner": owner, "status": "running", "command": command_line(), "started": now_iso(),
-            "versions": versions(),
+            "versions": versions(), "build": build_record(device.split(",")),
             "parameters": parameters, "models": models, "input": input_desc, "device": device,
             "precision": precision, "counts": {}, "seconds": {}}
 
@@ -51,7 +53,8 @@ def same_run(old: dict, new: dict) -> bool:
 
 
 def check_resumable(old: dict, new: dict, out_dir: Path, complete: bool = False) -> None:
-    """Refuse to continue (or, `complete`, to replace) a run made with other parameters, models or input."""
+    """Refuse to continue (or, `complete`, to replace) a run made with other parameters, models, input or build."""
+    _check_same_build(old, new, out_dir, complete)
     for key in RESUME_KEYS:
         if old.get(key) != new.get(key):
             diff = _first_difference(old.get(key), new.get(key))
@@ -60,6 +63,20 @@ def check_resumable(old: dict, new: dict, out_dir: Path, complete: bool = False)
                                   "-o/--output-dir, or pass --force to replace it")
             raise ResumeError(f"{_short(out_dir)} holds an unfinished run with different {key} ({diff}): rerun the "
                               "same command to resume, use another -o, or pass --force to start over")
+
+
+def _check_same_build(old: dict, new: dict, out_dir: Path, complete: bool) -> None:
+    """Committed units (or a finished run) of another virnucpro, torch, CUDA/cuDNN or device are not mixed with ours."""
+    from virnucpro.pipeline.build import build_difference
+
+    diff = build_difference(old.get("build"), new.get("build"))
+    if diff is None:
+        return
+    if complete:
+        raise ResumeError(f"{_short(out_dir)} holds a finished run of another build ({diff}): its results stand for "
+                          "that build; use another -o/--output-dir, or pass --force to recompute with this one")
+    raise ResumeError(f"{_short(out_dir)} holds an unfinished run of another build ({diff}; its scores could differ in "
+                      "the last bits): resume it with that build, use another -o, or pass --force to start over")
 
 
 def _first_difference(a, b) -> str:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 VIRUS, OTHERS = "virus", "others"
 
@@ -26,7 +30,7 @@ def unscored(n: int) -> FrameScores:
     return FrameScores(np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
 
 
-def classify(classifier: "torch.nn.Module", features: "torch.Tensor") -> FrameScores:
+def classify(classifier: torch.nn.Module, features: torch.Tensor) -> FrameScores:
     """Softmax over the classifier's two logits, in fp32 on the CPU."""
     import torch
 
@@ -59,7 +63,13 @@ class ChunkCalls:
 
     @property
     def is_virus(self) -> np.ndarray:
-        return self.max_score2 >= self.max_score1  # ties go to virus, as in the original
+        return chunk_is_virus(self.max_score1, self.max_score2)
+
+
+def chunk_is_virus(max_score1: np.ndarray, max_score2: np.ndarray) -> np.ndarray:
+    """The chunk call (Is_Virus): the chunk's best virus score against its best non-virus score, over its kept
+    frames; ties go to virus, as in the original. regions.tsv uses the same call."""
+    return max_score2 >= max_score1
 
 
 def chunk_calls(frame_chunk: np.ndarray, s: FrameScores, num_chunks: int) -> ChunkCalls:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
+from virnucpro.pipeline.build import build_difference
 from virnucpro.pipeline.run_info import RESUME_KEYS, load_info
 from virnucpro.pipeline.workunits import UnitPlan, damaged_units
 
@@ -89,6 +90,7 @@ def read_shards(directories: list[Path]) -> tuple[list[Shard], list[UnitPlan]]:
     if missing:
         raise InputError(f"shard {missing[0]}/{count} is missing ({len(missing)} of {count} shards missing): give "
                          f"all {count} shard directories")
+    _check_merging_version(first)
     plans = plan_from_json(first.info["plan"])
     for s in shards:
         _check_units(s, plans)
@@ -132,6 +134,11 @@ def _check_shard_record(path: Path, info: dict) -> None:
 
 
 def _check_same_run(a: Shard, b: Shard) -> None:
+    diff = build_difference(a.info.get("build"), b.info.get("build"), (f"in {a.spec.describe()}",
+                                                                        f"in {b.spec.describe()}"))
+    if diff is not None:
+        raise InputError(f"{b.label} was computed by another build than shard {a.spec.describe()} ({diff}; scores "
+                         "could differ in the last bits): rerun it on the others' build (--force), then merge")
     for key in (*RESUME_KEYS, "plan"):
         va, vb = a.info.get(key), b.info.get(key)
         if key == "parameters":
@@ -142,6 +149,22 @@ def _check_same_run(a: Shard, b: Shard) -> None:
     if a.spec.count != b.spec.count:
         raise InputError(f"{b.label} is one of {b.spec.count} shards, {a.label} one of {a.spec.count}: merge shards "
                          "of one run")
+
+
+def _check_merging_version(shard: Shard) -> None:
+    """This virnucpro assembles the tables and regions.tsv from the units: it must be the shards' own version.
+
+    Raises:
+        InputError: naming both versions.
+    """
+    from virnucpro import __version__
+
+    build = shard.info.get("build")
+    then = build.get("virnucpro") if isinstance(build, dict) else None
+    if then != __version__:
+        raise InputError(f"the shards were computed by virnucpro {then or '(an older version: no build recorded)'}, "
+                         f"this is virnucpro {__version__} (merge assembles the tables and regions with its own rules): "
+                         f"merge with virnucpro {then or 'of the shards'}, or rerun the shards with this one")
 
 
 def _check_units(shard: Shard, plans: list[UnitPlan]) -> None:

@@ -49,7 +49,7 @@ def test_zero_counts_are_said_in_words_not_above_empty_tables():
     text = re.sub(r"<[^>]+>", " ", html)
     assert not re.search(r"\b0 (longest|sequences with|sequence\(s\)|region\(s\)|empty)", text), text
     assert "<tbody></tbody>" not in html and "No viral regions" in html and "no sequence kept a frame" in html
-    assert "No sequence with frames is shorter than 50 bp" in html and "no empty records" in html
+    assert "No sequence with frames is shorter than 50 bp" in html and "No empty records" in html
     assert "<svg" not in html[html.index('id="figures"'):html.index('id="top"')] and "no scores to draw" in html
 
 

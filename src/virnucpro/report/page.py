@@ -129,7 +129,7 @@ def _short_note(figs: aggregate.RunFigures) -> str:
 
 
 def _empty_skipped(n: int) -> str:
-    return f"{n:,} empty record(s) skipped" if n else "no empty records"
+    return f"{n:,} empty record(s) skipped" if n else "No empty records"
 
 
 def _share(val: int, n: int) -> str:

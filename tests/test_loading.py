@@ -136,11 +136,15 @@ def test_non_zip_file_is_refused(tmp_path):
         load_classifier(bad)
 
 
-def test_checkpoint_without_inv_freq_loads_with_warning(tmp_path, caplog):
+def test_checkpoint_without_inv_freq_loads_with_warning(tmp_path, caplog, monkeypatch):
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("virnucpro"), "propagate", True)  # an earlier CLI call turns it off
     d = write_esm_hf(tmp_path / "m")
     _edit_safetensors(d / "model.safetensors",
                       lambda sd: [sd.pop(k) for k in [k for k in sd if k.endswith("inv_freq")]])
-    model = load_esm(d)
+    with caplog.at_level(logging.WARNING, logger="virnucpro"):
+        model = load_esm(d)
     assert "no rotary inv_freq" in caplog.text
     assert torch.allclose(model.layers[1].inv_freq, 1.0 / 10000 ** (torch.arange(0, 12, 2).float() / 12))
 

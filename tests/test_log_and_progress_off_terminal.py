@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 
-def test_progress_lines_every_interval_off_terminal(caplog):
+def test_progress_lines_every_interval_off_terminal(caplog, monkeypatch):
     from virnucpro.progress import LogProgress
 
+    monkeypatch.setattr(logging.getLogger("virnucpro"), "propagate", True)  # an earlier CLI call turns it off
     now = [0.0]
     caplog.set_level(logging.INFO, logger="virnucpro")
     p = LogProgress("embedding frames", "frames", total=1000, interval=10, clock=lambda: now[0])

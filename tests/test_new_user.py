@@ -323,9 +323,9 @@ def test_samples_template_example_rows_work_once_uncommented(tmp_path, run_cli):
     examples = [ln for ln in text.splitlines() if ln.startswith("# ") and "\t" in ln]
     assert len(examples) >= 2
     for k, line in enumerate(examples):
-        for path in line[2:].split("\t")[1].split(","):
+        for j, path in enumerate(line[2:].split("\t")[1].split(",")):
             (wf / path).parent.mkdir(parents=True, exist_ok=True)
-            _fasta(wf / path, CONTIG.replace("c1", f"s{k}"))
+            _fasta(wf / path, CONTIG.replace("c1", f"s{k}_{j}"))  # mate files differ: one content twice is refused
     (wf / "samples.tsv").write_text("".join(ln[2:] + "\n" if ln in examples else ln + "\n"
                                             for ln in text.splitlines()))
     samples = read_samples(wf / "samples.tsv", wf)

@@ -103,7 +103,8 @@ def test_extract_help_says_part_not_shard(capsys):
 
 
 def test_finished_shard_says_merge_unless_the_workflow_merges(monkeypatch):
-    from virnucpro.pipeline.assemble import WORKFLOW_ENV, _next_step
+    from virnucpro.pipeline.assemble import _next_step
+    from virnucpro.workflow.commands import WORKFLOW_ENV
 
     monkeypatch.delenv(WORKFLOW_ENV, raising=False)
     assert "`virnucpro merge`" in _next_step(3)
@@ -121,3 +122,11 @@ def test_broken_gzip_error_reads_as_a_sentence(tmp_path, run_cli, damage):
     assert code == 2 and len(line) == 1, err
     assert "at the start" not in line[0] and "; )" not in line[0] and "truncated or corrupt" in line[0], line[0]
     assert line[0].endswith("(check with `gzip -t`)")
+
+
+def test_full_log_note_keeps_a_hostile_path_one_word():
+    import shlex
+
+    from virnucpro.workflow.commands import full_log_note
+
+    assert shlex.split(full_log_note("a b;$(touch x)"))[-1] == "a b;$(touch x)/virnucpro.log"

@@ -74,14 +74,14 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
         assert sorted(p.name for p in (wf / "results" / name).iterdir()) == sorted(
             p.name for p in (tmp_path / "plain" / name).iterdir())
     rows = [ln.split("\t") for ln in (wf / "results" / "summary.tsv").read_text().splitlines()]
-    assert rows[0] == ["sample", "records", "virus", "others", "no_frames", "frames", "regions"]
+    assert rows[0] == ["sample", "records", "virus", "others", "no_frames", "frames", "regions", "viral_records"]
     for row in rows[1:]:
         seqs = [ln.split("\t") for ln in (wf / "results" / row[0] / "sequences.tsv").read_text().splitlines()[1:]]
         frames = (wf / "results" / row[0] / "prediction_results.txt").read_text().count("\n") - 1
         regions = (wf / "results" / row[0] / "regions.tsv").read_text().count("\n") - 1
         assert row[1:] == [str(len(seqs)), *(str(sum(s[-1] == v for s in seqs)) for v in ("virus", "others",
                                                                                           "no_frames")), str(frames),
-                           str(regions)]
+                           str(regions), str(_viral_records(wf / "results" / row[0]))]
 
     logs = wf / "results" / ".virnucpro" / "logs"  # each job's log names its full log; shards are not told to merge
     shard_dir = wf / "results" / ".virnucpro" / "shards" / "reads" / "2"
@@ -140,3 +140,12 @@ def test_workflow_on_a_real_slurm(tmp_path, run_cli, model_args, tiny_models):
     assert "submitted with SLURM jobid" in proc.stdout + proc.stderr
     for out in OUTPUTS:
         assert (wf / "results" / "contigs" / out).read_bytes() == (tmp_path / "plain" / out).read_bytes(), out
+
+
+def _viral_records(run: Path) -> int:
+    """Records in a run's viral.fa / viral.fq / viral_R1 / viral_R2 files."""
+    n = 0
+    for f in run.glob("viral*"):
+        text = f.read_text()
+        n += text.count("\n>") + text.startswith(">") if f.suffix == ".fa" else text.count("\n") // 4
+    return n

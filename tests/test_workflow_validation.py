@@ -19,7 +19,7 @@ BASE = {"samples": "samples.tsv", "outdir": "results", "shards": 2, "chunk_size"
 @pytest.fixture
 def wf(tmp_path) -> Path:
     (tmp_path / "a.fa").write_text(">r\nACGT\n")
-    (tmp_path / "b.fa").write_text(">r\nACGT\n")
+    (tmp_path / "b.fa").write_text(">r\nACGTA\n")
     (tmp_path / "samples.tsv").write_text("sample\tpath\tpaired\ns1\ta.fa\tno\ns2\ta.fa,b.fa\tyes\n")
     return tmp_path
 

@@ -7,6 +7,7 @@ out of range (a shard count of 10^23, a chunk size that overflows a C integer) r
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -51,7 +52,19 @@ def directory(text: str) -> Path:
     directory, a place nobody named)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path is not a directory: give one (an unset shell variable?)")
+    check_utf8(text)
     return Path(text)
+
+
+def check_utf8(text: str) -> None:
+    """A directory the tool writes or reads its own files in must have a UTF-8 name: the weight and table
+    libraries cannot open other names, and reports and logs show them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(text).decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(f"the path '{shown}' holds bytes that are not UTF-8 text: rename it or choose "
+                                         "another directory") from None
 
 
 directory.__name__ = "directory"

@@ -1,4 +1,8 @@
-"""Atomic file output: write to a temporary sibling, rename into place only on success."""
+"""Atomic file output: write to a temporary sibling, rename into place only on success.
+
+The temporary is created fresh (O_EXCL, O_NOFOLLOW: never through a planted link) and the rename replaces
+whatever entry holds the final name, a link included, never the file a link points at.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import contextlib
 import os
 from pathlib import Path
 from typing import IO, Iterator
+
+from virnucpro.nofollow import create_new
 
 
 def tmp_path(path: Path) -> Path:
@@ -22,7 +28,7 @@ def atomic_files(paths: list[Path], mode: str = "w") -> Iterator[list[IO]]:
     handles: list[IO] = []
     try:
         for t in tmps:
-            handles.append(open(t, mode, buffering=1 << 20))
+            handles.append(create_new(t, mode, buffering=1 << 20))
         yield handles
         for h in handles:
             h.flush()
@@ -58,9 +64,10 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a whole file atomically."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with atomic_files([path], mode) as (fh,):
+    """Write a whole file atomically; text as UTF-8, with undecodable bytes of paths (surrogates) escaped."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "backslashreplace")
+    with atomic_files([path], "wb") as (fh,):
         fh.write(data)
 
 
@@ -74,6 +81,7 @@ def save_safetensors(path: Path, tensors: dict, metadata: dict[str, str] | None 
 
     tmp = tmp_path(path)
     try:
+        create_new(tmp).close()  # a fresh regular file of ours (never a planted link) that save_file then fills
         save_file(tensors, str(tmp), metadata=metadata)
         _sort_metadata(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600: respect the umask like every other output

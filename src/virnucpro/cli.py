@@ -19,7 +19,9 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors as one line (problem, then where to look), exit code 2."""
 
     def error(self, message: str):
-        self.exit(2, f"virnucpro: error: {message} (see `{self.prog} --help`)\n")
+        from virnucpro.shown import shown
+
+        self.exit(2, f"virnucpro: error: {shown(message)} (see `{self.prog} --help`)\n")
 
 
 def version_string() -> str:
@@ -50,7 +52,7 @@ def create_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input/models, 4 out of memory). No arguments: the help."""
+    """Run the CLI; returns the exit code (`errors.EXIT_CODES` names each). No arguments: the help."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:  # `virnucpro` alone asks what the tool can do: the command list, not an error
         create_parser().print_help()
@@ -74,5 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(exc: VirnucproError) -> int:
     logging.getLogger("virnucpro").debug("fatal: %s", exc)  # reaches the log file, if any
-    print(f"virnucpro: error: {exc}", file=sys.stderr)
+    from virnucpro.shown import shown
+
+    print(f"virnucpro: error: {shown(exc)}", file=sys.stderr)  # a path's newline or U+202E never forges a line
     return exc.exit_code

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import ResumeError
+from virnucpro.nofollow import open_fd
 
 LOCK_NAME = ".virnucpro.lock"
 
@@ -52,7 +53,7 @@ def lock_output_dir(root: Path) -> DirLock:
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_fd(path, os.O_RDWR | os.O_CREAT, 0o644)  # a link planted there is refused, never followed
         if not _try_lock(fd):
             holder = _holder(fd)
             os.close(fd)

@@ -18,6 +18,16 @@ WARNINGS_LIMIT = 100  # warnings kept for run_info.json
 _COMMAND: list[str] = []  # the command line `cli.main` parsed (set per call, read by `run_log`)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every record is one line: control characters, newlines and bidi overrides in a message (a path's) are
+    escaped, so a file name can neither forge a log line nor reorder one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from virnucpro.shown import shown
+
+        return shown(super().format(record))
+
+
 class _StderrNow(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (a live progress bar redirects it, so a log line is
     printed above the bar instead of being glued onto it)."""
@@ -76,7 +86,7 @@ def setup_logging(verbosity: int = 0, quiet: bool = False, prefix: str = "") -> 
     h = _StderrNow()
     h._virnucpro_stderr = True  # type: ignore[attr-defined]
     h.setLevel(logging.ERROR if quiet else logging.DEBUG if verbosity > 0 else logging.INFO)
-    h.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s", "%H:%M:%S"))
+    h.setFormatter(OneLineFormatter(f"%(asctime)s %(levelname)s {prefix}%(message)s", "%H:%M:%S"))
     log.addHandler(h)
     log.propagate = False
     return log
@@ -104,7 +114,13 @@ def stderr_level() -> int:
 
 
 class _QuietFileHandler(logging.FileHandler):
-    """A log file that stops itself on a write error (a full disk) instead of printing a traceback."""
+    """A log file that stops itself on a write error (a full disk) instead of printing a traceback, and is
+    appended without following a link planted at its name."""
+
+    def _open(self):  # noqa: ANN202 (logging's name)
+        from virnucpro.nofollow import open_append
+
+        return open_append(self.baseFilename, encoding=self.encoding or "utf-8")
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         logging.getLogger(LOGGER).removeHandler(self)
@@ -114,9 +130,9 @@ class _QuietFileHandler(logging.FileHandler):
 
 def add_file_log(path: Path) -> logging.Handler:
     """Also log (debug and up) to `path`; returns the handler so the caller can remove it."""
-    h = _QuietFileHandler(path, mode="a")
+    h = _QuietFileHandler(path, mode="a", encoding="utf-8", errors="backslashreplace")  # paths may hold any byte
     h.setLevel(logging.DEBUG)
-    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    h.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger(LOGGER).addHandler(h)
     return h
 

@@ -109,6 +109,12 @@ def region_args(p, default: int | None) -> None:
                        "" if default is not None else " (default: the shards' value; another value is refused)"))
 
 
+def sequence_args(p) -> None:
+    """--no-sequences (predict and merge)."""
+    p.add_argument("--no-sequences", action="store_false", dest="sequences", help="write the tables only: no viral.fa/"
+                   "viral.fq (viral_R1/R2 with --paired), regions.fa or regions.gff3")
+
+
 class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults, nor for a
     switch that takes no value (`--no-precision-check`: its stored True is no choice the user makes)."""

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.logs import command_line, run_log
+from virnucpro.nofollow import create_new, make_dirs
 from virnucpro.pipeline.assemble import finish
 from virnucpro.pipeline.claim import already_complete, claim
 from virnucpro.pipeline.outputs import OutputPaths
+from virnucpro.pipeline.shard_list import shard_directories
 from virnucpro.pipeline.shards import Shard, read_shards
 from virnucpro.pipeline.ownership import check_inputs_survive
 from virnucpro.pipeline.run_info import now_iso
@@ -36,6 +38,8 @@ class MergeConfig:
     output_dir: Path
     force: bool = False
     min_region_length: int | None = None  # None: the shards' value; another value is refused
+    shard_list: Path | None = None  # a file naming more shard directories, one per line ('-': stdin)
+    sequences: bool = True  # False (--no-sequences): the tables only, even if the shards stored sequences
 
 
 def run(cfg: MergeConfig) -> dict:
@@ -43,9 +47,11 @@ def run(cfg: MergeConfig) -> dict:
     clock = Clock()
     out = OutputPaths(Path(cfg.output_dir))
     check_output_dir(out.root)
-    check_inputs_survive(out, cfg.shard_dirs, out.everything_written(), "shard directory")
-    shards, plans = read_shards([Path(d) for d in cfg.shard_dirs])
+    shard_dirs = shard_directories([Path(d) for d in cfg.shard_dirs], cfg.shard_list, out.root)
+    check_inputs_survive(out, shard_dirs, out.everything_written(), "shard directory")
+    shards, plans = read_shards(shard_dirs)
     info = _merged_info(shards)
+    info["parameters"]["sequences"] = bool(info["parameters"].get("sequences")) and cfg.sequences
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():
         if (done := already_complete(out, info, cfg.force)) is not None:
@@ -90,32 +96,43 @@ def _check_region_length(info: dict, wanted: int | None) -> None:
 
 def _gather_units(shards: list[Shard], plans: list[UnitPlan], out: OutputPaths) -> None:
     """Each unit from the shard that owns it (hard link where possible, else a copy)."""
-    out.units.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.units)
     owner = {s.spec.index: s for s in shards}
     count = shards[0].spec.count
     for p in plans:
-        src = unit_path(owner[p.index % count + 1].directory / "work_units", p.index)
-        dst = unit_path(out.units, p.index)
-        dst.unlink(missing_ok=True)
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copyfile(src, dst)
+        shard = OutputPaths(owner[p.index % count + 1].directory)
+        _link(unit_path(shard.units, p.index), unit_path(out.units, p.index))
+        if shard.unit_sequences(p.index).exists():  # stored sequences (shards run without --no-sequences)
+            _link(shard.unit_sequences(p.index), out.unit_sequences(p.index))
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Hard link where possible, else a copy (never through a link planted at `dst`)."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        with open(src, "rb") as fh, create_new(dst) as copy:
+            shutil.copyfileobj(fh, copy)
 
 
 def add_parser(sub) -> None:
     p = flags.subparser(sub, "merge", "join the shard directories of one `predict --shard I/N` run",
                       "Check that the shards belong to one run and hold every work unit exactly once, "
                       "then write the same outputs as one predict run, byte for byte.")
-    p.add_argument("shard_dirs", nargs="+", type=A.directory, metavar="SHARD_DIR", help="-o directories of the shard runs")
+    p.add_argument("shard_dirs", nargs="*", type=A.directory, metavar="SHARD_DIR", help="-o directories of the shard "
+                   "runs, or the directory that holds them (then every subdirectory with a run is a shard)")
+    p.add_argument("--shard-list", type=A.directory, metavar="FILE", help="a file naming shard directories, one per "
+                   "line ('-': stdin), for more shards than a command line holds")
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the merged outputs")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     flags.region_args(p, default=None)
+    flags.sequence_args(p)
     flags.verbosity(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     run(MergeConfig(shard_dirs=args.shard_dirs, output_dir=args.output_dir, force=args.force,
-                                        min_region_length=args.min_region_length))
+                     min_region_length=args.min_region_length, shard_list=args.shard_list, sequences=args.sequences))
     return 0

@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
                    "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
                    "beside the models)")
     flags.region_args(p, default=flags.default_min_region_length())
+    flags.sequence_args(p)
     flags.common(p)
     p.set_defaults(func=main)
 
@@ -57,6 +58,6 @@ def main(args: argparse.Namespace) -> int:
         threads=args.threads, keep_intermediate=args.keep_intermediate, resume=args.resume, force=args.force,
         unit_frames=args.unit_frames, esm_batch_tokens=bt, dnabert_batch_tokens=4 * bt, progress=not args.quiet,
         compile=args.compile, worker_timeout=args.worker_timeout, shard=args.shard,
-        precision_check=args.precision_check, min_region_length=args.min_region_length)
+        precision_check=args.precision_check, min_region_length=args.min_region_length, sequences=args.sequences)
     run(cfg)
     return 0

@@ -30,11 +30,12 @@ def run(cfg: ReportConfig) -> Path:
     if not root.is_dir():
         raise InputError(f"{str(root)!r} is not a directory: give the -o directory of a finished predict run")
     from virnucpro.pipeline.ownership import owner_of
-    from virnucpro.report.page import write_report
+    from virnucpro.report.page import finished_run_info, write_report
 
     if owner_of(root) not in (None, "predict"):
         raise InputError(f"{str(root)!r} holds a `virnucpro {owner_of(root)}` run, which has no report.html of this "
                          "kind: give the -o directory of a finished predict or merge run")
+    finished_run_info(root)  # before the lock and the log: a directory without a finished run is left as it was
 
     from virnucpro.logs import run_log
 

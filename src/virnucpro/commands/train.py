@@ -15,6 +15,7 @@ from pathlib import Path
 
 from virnucpro.models.store import ModelRefs, home_dir, resolve_encoders
 from virnucpro.training.frames import ClassFrames, class_frames
+from virnucpro.training.metrics import json_safe, undefined
 from virnucpro.argtypes import int_in
 from virnucpro import argtypes as A
 from virnucpro.commands import flags
@@ -46,6 +47,8 @@ def run(cfg: TrainConfig) -> dict:
     """The whole training run; returns the metrics written to DIR/metrics.json."""
     from virnucpro.cpus import effective_threads
     from virnucpro.logs import run_log
+    from virnucpro.models.preflight import check_model_files
+    from virnucpro.models.store import ModelPaths
     from virnucpro.pipeline.outputs import OutputPaths
     from virnucpro.pipeline.ownership import finish_owned_run, start_owned_run
     from virnucpro.pipeline.workdir import check_output_dir, held_directory
@@ -57,6 +60,7 @@ def run(cfg: TrainConfig) -> dict:
     digests = _input_digests(cfg)
     frames = {name: class_frames(name, getattr(cfg, name), cfg.chunk_size) for name, _ in CLASSES}
     dnabert, esm = resolve_encoders(cfg.models, home_dir(cfg.model_dir), cfg.offline)
+    check_model_files(ModelPaths(dnabert, esm, None))  # every model problem before the directory is claimed
     with held_directory(out, "train") as session, stop_on_signals():
         _refuse_duplicates(cfg, digests)  # after the directory's owner is checked: that refusal comes first
         run_info = start_owned_run(out, "train", _parameters(cfg), TRAIN_OUTPUTS)
@@ -68,6 +72,7 @@ def run(cfg: TrainConfig) -> dict:
             recipe = Recipe(max_epochs=cfg.max_epochs)
             model, history = train(features, labels, recipe, cfg.seed)
             metrics = _metrics(cfg, frames, history, recipe, encoders)
+            _warn_undefined(metrics["final"], metrics["validation_frames"])
             _write(out.root, model, metrics)
             finish_owned_run(out, run_info)
             log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
@@ -106,21 +111,24 @@ def _input_digests(cfg: TrainConfig) -> dict[str, str]:
 
 
 def _refuse_duplicates(cfg: TrainConfig, digests: dict[str, str]) -> None:
-    """A file in both classes (same path, a link or a copy), or twice in one, teaches nothing.
+    """A file in both classes (same path, a link, a copy, a compressed copy), or twice in one, teaches nothing.
+
+    Compared by the decompressed content: `a.fa` and `a.fa.gz` are the same sequences.
 
     Raises:
         InputError: naming both places of the same content.
     """
     from virnucpro.errors import InputError
+    from virnucpro.io.repeated import content_sha256
 
-    seen: dict[str, str] = {}  # sha256 -> "--class 'path'"
+    seen: dict[str, str] = {}  # sha256 of the content -> "--class 'path'"
     for name, _ in CLASSES:
         for path in getattr(cfg, name):
-            here = f"--{name} {path!r}"
-            if digests[path] in seen:
-                raise InputError(f"{here} has the same content as {seen[digests[path]]}: a file belongs to one "
+            here, content = f"--{name} {path!r}", content_sha256(path, digests[path])
+            if content in seen:
+                raise InputError(f"{here} has the same content as {seen[content]}: a file belongs to one "
                                  "class, once; remove the duplicate")
-            seen[digests[path]] = here
+            seen[content] = here
 
 
 def _features(cfg: TrainConfig, frames: dict[str, ClassFrames], digests: dict[str, str], dnabert: Path, esm: Path,
@@ -206,6 +214,14 @@ def _metrics(cfg: TrainConfig, frames: dict[str, ClassFrames], history: dict, re
             **history}
 
 
+def _warn_undefined(final: dict, held_out: int) -> None:
+    """A metric with no value (AUROC of held-out frames of one class) is null in metrics.json, said once."""
+    names = undefined(final)
+    if names:
+        log.warning("the %d held-out frames hold one class only: %s undefined (null in metrics.json); give more "
+                    "sequences of the smaller class for a meaningful validation", held_out, ", ".join(names))
+
+
 def _write(root: Path, model, metrics: dict) -> None:
     from virnucpro.atomic import write_atomic
     from virnucpro.models.classifier import save_classifier
@@ -213,9 +229,10 @@ def _write(root: Path, model, metrics: dict) -> None:
 
     meta = {"format": "virnucpro-classifier", "chunk_size": str(metrics["chunk_size"]), "seed": str(metrics["seed"]),
             "recipe": json.dumps(metrics["recipe"]), "encoders": json.dumps(metrics["encoders"]),
-            "inputs": json.dumps(metrics["inputs"]), "metrics": json.dumps(metrics["final"])}
+            "inputs": json.dumps(metrics["inputs"]),
+            "metrics": json.dumps(json_safe(metrics["final"]), allow_nan=False)}
     save_classifier(model, root / "classifier.safetensors", meta)
-    write_atomic(root / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_atomic(root / "metrics.json", json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n")
     write_training_report(root, metrics)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.errors import ResumeError
+from virnucpro.nofollow import make_dirs
 from virnucpro import argtypes as A
 from virnucpro.commands import flags
 
@@ -60,7 +61,7 @@ def _write_files(targets: list[Path], force: bool) -> None:
                           "workflow files (your samples and results are never touched)")
     source = resources.files("virnucpro") / "data" / "workflow"
     for name, target in zip(FILES, targets):
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent, targets[0].parent)  # profiles/slurm: never through a planted link
         write_atomic(target, source.joinpath(name).read_text())
 
 

@@ -3,8 +3,9 @@
 Frames are tokenised on the CPU (`tokenize`, safe to run in a prefetch thread), packed into
 length-sorted token-budget batches, copied from pinned memory without blocking, and run back to
 back; pooled results stay on the device until the whole unit is queued, so the GPU never waits
-for the host between batches. On CUDA out-of-memory a batch is split in half and retried; a single
-sequence that does not fit stops the run with exit code 4.
+for the host between batches. On out-of-memory (a device's, or the CPU's, whose attention bias is checked
+against free memory before it is built) a batch is split in half and retried; a single sequence that does
+not fit stops the run with exit code 4.
 """
 
 from __future__ import annotations
@@ -140,6 +141,12 @@ class HostCopy:
         return self.features
 
 
+def is_out_of_memory(exc: RuntimeError) -> bool:
+    """A device's OOM, or the CPU allocator's ("DefaultCPUAllocator: not enough memory")."""
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "not enough memory" in text or "DefaultCPUAllocator" in text
+
+
 class Embedder:
     """Holds the two encoders on one device and embeds frames."""
 
@@ -238,6 +245,14 @@ class Embedder:
         self.timeline.append((start, end, encoder, n))
         return start, end
 
+    def _does_not_fit(self, frame: str, n_tokens: int, exc: RuntimeError) -> str:
+        if self.cfg.device == "cpu":
+            why = str(exc).splitlines()[0][:100] if str(exc) else "out of memory"
+            return (f"sequence {frame!r} ({n_tokens} tokens) does not fit in host memory even alone ({why}): use a "
+                    "smaller --chunk-size, a GPU, or a machine with more memory")
+        return (f"sequence {frame!r} ({n_tokens} tokens) does not fit in GPU memory even alone: use a GPU with more "
+                "memory, or lower --batch-tokens")
+
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:
             # ESM: a few static shapes for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
@@ -248,12 +263,13 @@ class Embedder:
             if self.cfg.device != "cpu":
                 packed = packed.pin_memory().to(self.cfg.device, non_blocking=True)
             parts.append((batch, model(packed)[: len(batch)].float()))  # stays on the device: no host sync
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
+        except RuntimeError as exc:  # torch.OutOfMemoryError on a device; the CPU's allocator raises a plain one
+            if not is_out_of_memory(exc):
+                raise
+            if self.cfg.device != "cpu":
+                torch.cuda.empty_cache()
             if len(batch) == 1:
-                raise OutOfMemoryError(
-                    f"sequence {ids[batch[0]]!r} ({len(tokens[batch[0]])} tokens) does not fit in GPU memory even "
-                    "alone: use a GPU with more memory, or lower --batch-tokens") from None
+                raise OutOfMemoryError(self._does_not_fit(ids[batch[0]], len(tokens[batch[0]]), exc)) from None
             half = len(batch) // 2
             log.debug("out of memory on a batch of %d sequences: splitting", len(batch))
             self._run_split_on_oom(model, tokens, ids, batch[:half], parts, budget)

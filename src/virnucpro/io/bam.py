@@ -122,3 +122,60 @@ def _decode(packed: list[bytes], lengths: list[int]) -> list[str]:
     text = _LETTERS[pairs.reshape(-1)].tobytes().decode("ascii")
     starts = np.cumsum([0] + [2 * len(p) for p in packed[:-1]]).tolist()
     return [text[s:s + n] for s, n in zip(starts, lengths)]
+
+
+def bam_fastq_groups(stream, block: int = 4 << 20) -> Iterator[tuple[list[str], list[str], list[str], list[int]]]:
+    """(names, seqs, qualities, flags) per block of a decompressed BAM stream, for writing reads back out.
+
+    Qualities are Phred+33 text as `samtools fastq` writes them (an absent quality string, 0xff, becomes
+    'B' for every base, as samtools does); the sequences are stored as `bam_groups` reads them.
+
+    Raises:
+        BamError: as `bam_groups` (the run's scan has already refused such files).
+    """
+    _skip_header(stream)
+    pending, n = b"", 0
+    while data := stream.read(block):
+        buf = pending + data if pending else data
+        names, seqs, quals, flags, used = _parse_full(buf, n)
+        n += len(names)
+        pending = buf[used:]
+        yield names, seqs, quals, flags
+    if pending:
+        raise BamError(f"truncated BAM: record {n + 1} is incomplete at the end of the file")
+
+
+def _parse_full(buf: bytes, before: int) -> tuple[list[str], list[str], list[str], list[int], int]:
+    """`_parse_records` plus each record's qualities (Phred+33) and flag."""
+    names: list[bytes] = []
+    packed: list[bytes] = []
+    lengths: list[int] = []
+    quals: list[str] = []
+    flags: list[int] = []
+    off, end = 0, len(buf)
+    while off + 4 <= end:
+        (block_size,) = struct.unpack_from("<I", buf, off)
+        if off + 4 + block_size > end:
+            break
+        _, _, _, l_name, _, _, n_cigar, flag, l_seq, *_ = _FIXED.unpack_from(buf, off)
+        _check_fields(buf, off, block_size, l_name, n_cigar, l_seq, before + len(names) + 1)
+        name_at = off + _FIXED.size
+        seq_at = name_at + l_name + 4 * n_cigar
+        qual_at = seq_at + (l_seq + 1) // 2
+        names.append(buf[name_at:name_at + l_name - 1])
+        packed.append(buf[seq_at:qual_at])
+        lengths.append(l_seq)
+        quals.append(_phred33(buf[qual_at:qual_at + l_seq]))
+        flags.append(flag)
+        off += 4 + block_size
+    return _names(names, before), _decode(packed, lengths), quals, flags, off
+
+
+_PLUS_33 = bytes(min(q + 33, 126) for q in range(256))  # Phred score byte -> FASTQ character (capped at '~')
+_ABSENT_QUALITY = 33  # what `samtools fastq` (1.16) writes for a read without qualities (0xff): 'B' each
+
+
+def _phred33(raw: bytes) -> str:
+    if raw[:1] == b"\xff":
+        return chr(_ABSENT_QUALITY + 33) * len(raw)
+    return raw.translate(_PLUS_33).decode("ascii")

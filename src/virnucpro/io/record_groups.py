@@ -54,24 +54,36 @@ def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str]
             yield parsed
 
 
-def whole_record_blocks(stream, block: int) -> Iterator[bytes]:
+def whole_record_blocks(stream, block: int) -> Iterator[bytes | bytearray]:
     """The stream in blocks that each end just before a line starting with '>' (memory: one block + the
-    longest record; a record longer than a block is gathered in parts and joined once)."""
+    longest record; a record longer than a block is gathered in parts and joined once, and the parts are
+    let go before the joined block is handed on)."""
     pending: list[bytes] = []
     while data := stream.read(block):
         at = data.rfind(b"\n>") + 1  # start of the last header line in data; 0 = none found
         if at == 0:
             if data[:1] == b">" and pending and pending[-1].endswith(b"\n"):  # the boundary is at the seam
-                yield b"".join(pending)
-                pending = [data]
+                text, pending = _joined(pending), [data]
+                yield text
             else:
                 pending.append(data)
             continue
         pending.append(data[:at])
-        yield b"".join(pending)
-        pending = [data[at:]]
+        text, pending = _joined(pending), [data[at:]]
+        del data
+        yield text
     if pending:
-        yield b"".join(pending)
+        yield _joined(pending)
+
+
+def _joined(parts: list[bytes]) -> bytes | bytearray:
+    """The parts as one buffer; the list is emptied as they are copied (one copy alive, not two)."""
+    if len(parts) == 1:
+        return parts.pop()
+    out = bytearray()
+    while parts:
+        out += parts.pop(0)
+    return out
 
 
 def rebatch(groups: Iterator[tuple[list[str], list[str]]], size: int) -> Iterator[tuple[list[str], list[str]]]:

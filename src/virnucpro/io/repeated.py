@@ -48,6 +48,29 @@ def same_bytes(a: str, b: str) -> bool:
     return os.path.getsize(a) == os.path.getsize(b) and sha256_file(Path(a)) == sha256_file(Path(b))
 
 
+COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")  # gzip/BGZF, bzip2, xz, zstd
+
+
+def content_sha256(path: str, raw_sha256: str | None = None) -> str:
+    """sha256 of the bytes a reader sees: the decompressed stream of a gz/bz2/xz/zst file, else the file's own bytes
+    (`raw_sha256`, when already known, spares hashing a plain file again). A file and its compressed copy agree."""
+    import hashlib
+
+    import xopen
+
+    from virnucpro.io.hashing import sha256_file
+
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not head.startswith(COMPRESSED):
+        return raw_sha256 or sha256_file(Path(path))
+    h = hashlib.sha256()
+    with xopen.xopen(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _same_content(paths: list[str], names: list[str]) -> tuple[str, str] | None:
     """(first, second) names of two inputs with equal bytes."""
     real = [(p, n) for p, n in zip(paths, names) if p != "-" and os.path.isfile(p)]

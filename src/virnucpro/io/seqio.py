@@ -64,9 +64,27 @@ def check_input_path(path: str) -> None:
     if path == "-":
         return
     if not os.path.exists(path):
+        if os.path.islink(path):
+            raise InputError(f"input {path!r} is a symbolic link that leads nowhere (broken, or a loop of links): fix "
+                             "the link or give the real file")
         raise InputError(f"input file {path!r} does not exist: check the path")
     if os.path.isdir(path):
         raise InputError(f"input {path!r} is a directory: give a FASTA/FASTQ or unaligned BAM file")
+
+
+def stdin_binary():
+    """stdin as a binary stream.
+
+    Raises:
+        InputError: stdin is closed (`<&-`) or a terminal (nothing was piped).
+    """
+    stdin = sys.stdin
+    if stdin is None or getattr(stdin, "closed", False):
+        raise InputError("stdin is closed, so '-' has nothing to read: pipe the input into virnucpro or give a file")
+    if getattr(stdin, "isatty", lambda: False)():
+        raise InputError("'-' reads stdin, but stdin is a terminal (nothing was piped): pipe the input, e.g. "
+                         "`zcat reads.fa.gz | virnucpro predict - -o OUT`, or give a file")
+    return stdin.buffer
 
 
 def _open_stream(path: str, threads: int, keeper: TailKeeper | None = None):
@@ -171,7 +189,7 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
     """Validated (ids, seqs) groups of one file, parser errors turned into one-line InputErrors."""
     check_input_path(path)
     check_end_marker(path, _describe(path))
-    keeper = TailKeeper(sys.stdin.buffer) if path == "-" else None
+    keeper = TailKeeper(stdin_binary()) if path == "-" else None
     done = 0
     try:
         with _open_stream(path, threads, keeper) as raw:

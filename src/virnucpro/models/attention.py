@@ -176,12 +176,22 @@ def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_se
     out = torch.empty_like(q)
     bounds = cu_seqlens.tolist()
     for a, b in zip(bounds[:-1], bounds[1:]):
+        _check_cpu_room(4 * q.shape[1] * (b - a) ** 2 * 3, q.device, "reference attention scores")  # (H, L, L) x3
         qs, ks, vs = (t[a:b].float().transpose(0, 1) for t in (q, k, v))  # (H, L, D)
         scores = qs @ ks.transpose(1, 2) * scale  # (H, L, L)
         if slopes is not None:
             scores = scores + alibi_bias(slopes.float(), b - a, q.device)
         out[a:b] = (scores.softmax(-1) @ vs).transpose(0, 1).to(q.dtype)
     return out
+
+
+def _check_cpu_room(nbytes: int, device: torch.device, what: str) -> None:
+    """On the CPU, refuse an allocation larger than free memory before asking for it (the CPU has no clean
+    out-of-memory: the kernel kills the process); raises torch.OutOfMemoryError like a GPU would."""
+    if device.type == "cpu":
+        from virnucpro.engine.memory import check_host_room
+
+        check_host_room(nbytes, what)
 
 
 def alibi_bias(slopes: torch.Tensor, length: int, device: torch.device) -> torch.Tensor:
@@ -201,6 +211,8 @@ def _sdpa_layout(cu_seqlens, max_len, seq_id, slopes, dtype) -> dict:
     mask = torch.zeros(n, 1, 1, max_len, device=dev, dtype=torch.float32)
     mask = mask.masked_fill(~key_ok[:, None, None, :], float("-inf"))
     if slopes is not None:
+        _check_cpu_room(4 * len(slopes) * max_len * max_len * (n + 1) + 16 * max_len * max_len, dev,
+                        "the attention bias")  # built whole: (N, H, L, L) fp32, plus its (H, L, L) part
         mask = mask + alibi_bias(slopes.float(), max_len, dev)[None]  # (N, H, L, L)
     return {"n": n, "max_len": max_len, "seq_id": seq_id, "pos": pos, "mask": mask.to(dtype)}
 

@@ -25,6 +25,11 @@ class DnaTokenizer:
         if self.cls_id is None or self.sep_id is None:
             raise ModelError(f"tokenizer {str(path)!r} has no [CLS]/[SEP] tokens: not a DNABERT tokenizer")
 
+    @property
+    def max_id(self) -> int:
+        """The largest id this tokenizer can produce (added tokens included)."""
+        return max(self._tok.get_vocab(with_added_tokens=True).values(), default=-1)
+
     def encode_batch(self, seqs: list[str]) -> list[list[int]]:
         """Token ids (with [CLS] ... [SEP]) of each sequence."""
         return [e.ids for e in self._tok.encode_batch(seqs)]

@@ -142,3 +142,15 @@ class DnaBert(nn.Module):
     def forward(self, batch: PackedBatch) -> torch.Tensor:
         """(N, D) fp32 mean over all tokens of each sequence."""
         return segment_mean(self.hidden_states(batch), batch.cu_seqlens, max_len=batch.max_len)
+
+
+def state_shapes(cfg: DnaBertConfig) -> dict[str, tuple[int, ...]]:
+    """Every state-dict entry of `DnaBert(cfg)` and its shape, without building it (checks before loading)."""
+    d, i = cfg.hidden_size, cfg.intermediate_size
+    layer = {"Wqkv.weight": (3 * d, d), "Wqkv.bias": (3 * d,), "attn_out.weight": (d, d), "attn_out.bias": (d,),
+             "attn_norm.weight": (d,), "attn_norm.bias": (d,), "gated.weight": (2 * i, d), "wo.weight": (d, i),
+             "wo.bias": (d,), "mlp_norm.weight": (d,), "mlp_norm.bias": (d,)}
+    out = {"word_embeddings.weight": (cfg.vocab_size, d), "token_type_embeddings.weight": (cfg.type_vocab_size, d),
+           "emb_norm.weight": (d,), "emb_norm.bias": (d,)}
+    out.update({f"layers.{n}.{k}": s for n in range(cfg.num_hidden_layers) for k, s in layer.items()})
+    return out

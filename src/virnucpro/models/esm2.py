@@ -217,3 +217,15 @@ class ESM2(nn.Module):
         last = torch.clamp(residues, max=POOL_MAX_RESIDUES)[batch.seq_id]  # (T,)
         keep = (batch.pos >= 1) & (batch.pos <= last)
         return segment_mean(x, batch.cu_seqlens, keep, max_len=batch.max_len)
+
+
+def state_shapes(cfg: ESM2Config) -> dict[str, tuple[int, ...]]:
+    """Every state-dict entry of `ESM2(cfg)` and its shape, without building it (checks before loading)."""
+    d, f = cfg.embed_dim, cfg.ffn_dim
+    layer = {"attn_norm.weight": (d,), "attn_norm.bias": (d,), "qkv.weight": (3 * d, d), "qkv.bias": (3 * d,),
+             "out_proj.weight": (d, d), "out_proj.bias": (d,), "ffn_norm.weight": (d,), "ffn_norm.bias": (d,),
+             "fc1.weight": (f, d), "fc1.bias": (f,), "fc2.weight": (d, f), "fc2.bias": (d,),
+             "inv_freq": ((cfg.head_dim + 1) // 2,)}
+    out = {"embed_tokens.weight": (cfg.vocab_size, d), "final_norm.weight": (d,), "final_norm.bias": (d,)}
+    out.update({f"layers.{i}.{k}": s for i in range(cfg.num_layers) for k, s in layer.items()})
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -11,11 +10,15 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from virnucpro.errors import ModelError
+from virnucpro.models.config_checks import (DNABERT_FIELDS, ESM_FIELDS, ESM_MIN_VOCAB, MAX_LAYERS, check_float_weights,
+                                            check_heads, check_layer_count, check_token_ids, checked_eps,
+                                            checked_flag, checked_ints, read_config)
 from virnucpro.models.dna_tokenizer import DnaTokenizer
 from virnucpro.models.dnabert import DnaBert, DnaBertConfig
 from virnucpro.models.esm2 import ESM2, PRESETS, ESM2Config
 from virnucpro.models.safe_pickle import Record, safe_load
 from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, file_key
+from virnucpro.models.lazy_weights import read_tensor_meta
 from virnucpro.models.weights import NameMap, Placement, find_weight_file, load_strict, read_state_file, remap
 
 _ESM_LAYER = {  # our name <- (fair-esm name, HF name)
@@ -91,28 +94,46 @@ def load_esm(path: Path, place: Placement = Placement(), records: VerifiedFiles 
     """ESM-2 from an HF directory (EsmModel/EsmForMaskedLM) or a fair-esm `esm2_*.pt` file, on `place.device` in
     `place.dtype` (default: the CPU, fp32); `records` skips the checks already passed by this version of the file."""
     path = Path(path)
-    if path.is_dir():
-        cfg = _esm_config_from_hf(path)
-        weights = find_weight_file(path)
-        key, known = _known(weights, records)
-        source = _shared_inv_freq_per_layer(modern_names(read_state_file(weights, records)), cfg.num_layers)
-        state, unexpected = remap(source, ESM_HF_NAMES, f"ESM-2 weights in {path}", place.device)
-    elif path.is_file():
-        weights = path
-        key, known = _known(weights, records)
-        obj = safe_load(path, FAIR_ESM_RECORDS)
-        if not isinstance(obj, dict) or "model" not in obj:
-            raise ModelError(f"{str(path)!r} is not a fair-esm checkpoint (no 'model' entry)")
-        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}", place.device)
-        cfg = _esm_config_from_state(state, obj.get("cfg"), path)
-    else:
-        raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
-                         "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
-    _fill_missing_inv_freq(state, cfg, path)
+    weights = find_weight_file(path) if path.is_dir() else path
+    key, known = _known(weights, records)
+    cfg, state, unexpected = esm_parts(path, place=place, records=records)
     model = load_strict(_uninitialised(ESM2, cfg), state, unexpected, f"ESM-2 weights {path}", place,
                         "finite" not in known)
     _remember_finite(records, weights, key, known)
     return model.eval()
+
+
+def esm_parts(path: Path, lazy: bool = False, place: Placement = Placement(),
+              records: VerifiedFiles = NOTHING_REMEMBERED) -> tuple[ESM2Config, dict, list[str]]:
+    """(checked config, module state dict, unexpected keys) of an ESM-2 model, before anything is built.
+
+    Args:
+        lazy: tensors without their data (shapes and dtypes only), to check the files before a run.
+        place, records: where the tensors go, and what is known of the file (see `load_esm`).
+    Raises:
+        ModelError: the config is bad or disagrees with the weights, or a file cannot be read.
+    """
+    path = Path(path)
+    device = "cpu" if lazy else place.device
+    if path.is_dir():
+        cfg = _esm_config_from_hf(path)
+        weights = find_weight_file(path)
+        raw = modern_names(read_tensor_meta(weights) if lazy else read_state_file(weights, records))
+        check_layer_count(raw, cfg.num_layers, f"ESM-2 weights in {path}")
+        state, unexpected = remap(_shared_inv_freq_per_layer(raw, cfg.num_layers), ESM_HF_NAMES,
+                                  f"ESM-2 weights in {path}", device)
+    elif path.is_file():
+        obj = safe_load(path, FAIR_ESM_RECORDS, lazy=lazy)
+        if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
+            raise ModelError(f"{str(path)!r} is not a fair-esm checkpoint (no 'model' entry)")
+        state, unexpected = remap(obj["model"], ESM_FAIR_NAMES, f"ESM-2 checkpoint {path}", device)
+        cfg = _esm_config_from_state(state, obj.get("cfg"), path)
+    else:
+        raise ModelError(f"ESM-2 model {str(path)!r} not found: give a model directory, a fair-esm .pt file, or a "
+                         "Hugging Face id such as facebook/esm2_t36_3B_UR50D")
+    check_float_weights(state, f"ESM-2 weights {path}")
+    _fill_missing_inv_freq(state, cfg, path)
+    return cfg, state, unexpected
 
 
 def _known(weights: Path, records: VerifiedFiles) -> tuple[list[int], dict[str, str]]:
@@ -173,22 +194,30 @@ def _fill_missing_inv_freq(state: dict, cfg: ESM2Config, path: Path) -> None:
 
 
 def _esm_config_from_hf(path: Path) -> ESM2Config:
-    try:
-        c = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): not a complete ESM-2 directory") from None
+    c = read_config(path / "config.json", "ESM-2")
     if c.get("position_embedding_type", "rotary") != "rotary" or c.get("emb_layer_norm_before"):
         raise ModelError(f"{str(path)!r} is not an ESM-2 model (needs rotary positions, no embedding LayerNorm)")
-    return ESM2Config(num_layers=c["num_hidden_layers"], embed_dim=c["hidden_size"],
-                      attention_heads=c["num_attention_heads"], vocab_size=c.get("vocab_size", 33),
-                      layer_norm_eps=c.get("layer_norm_eps", 1e-5), token_dropout=c.get("token_dropout", True),
-                      intermediate_size=c.get("intermediate_size", 4 * c["hidden_size"]))
+    where = str(path / "config.json")
+    n = checked_ints(c, ESM_FIELDS, repr(where))
+    check_heads(n["hidden_size"], n["num_attention_heads"], repr(where), even_head_dim=True)
+    vocab = n.get("vocab_size", ESM_MIN_VOCAB)
+    check_token_ids(ESM_MIN_VOCAB - 1, vocab, f"ESM-2 model {str(path)!r}")
+    return ESM2Config(num_layers=n["num_hidden_layers"], embed_dim=n["hidden_size"],
+                      attention_heads=n["num_attention_heads"], vocab_size=vocab,
+                      layer_norm_eps=checked_eps(c, "layer_norm_eps", 1e-5, repr(where)),
+                      token_dropout=checked_flag(c, "token_dropout", True, repr(where)),
+                      intermediate_size=n.get("intermediate_size", 4 * n["hidden_size"]))
 
 
 def _esm_config_from_state(state: dict, cfg_obj, path: Path) -> ESM2Config:
     """Layers and width from tensor shapes; heads from the checkpoint's config or the preset table."""
     layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("layers.")), default=-1)
+    if "embed_tokens.weight" not in state or state["embed_tokens.weight"].dim() != 2:
+        raise ModelError(f"{str(path)!r} has no 2-d token embedding table: not a complete ESM-2 checkpoint")
     vocab, dim = state["embed_tokens.weight"].shape
+    if not 1 <= layers <= MAX_LAYERS:
+        raise ModelError(f"{str(path)!r} holds {layers} layers (at most {MAX_LAYERS}): not an ESM-2 checkpoint")
+    check_layer_count(state, layers, f"ESM-2 checkpoint {path}")  # indices 0..layers-1, none skipped
     heads = _cfg_field(cfg_obj, "encoder_attention_heads")
     if heads is None:
         match = [c for c in PRESETS.values() if (c.num_layers, c.embed_dim) == (layers, dim)]
@@ -196,7 +225,12 @@ def _esm_config_from_state(state: dict, cfg_obj, path: Path) -> ESM2Config:
             raise ModelError(f"{str(path)!r}: cannot tell the number of attention heads (no readable config, "
                              f"no preset with {layers} layers x {dim}): use the Hugging Face format instead")
         heads = match[0].attention_heads
-    return ESM2Config(num_layers=layers, embed_dim=dim, attention_heads=int(heads), vocab_size=vocab)
+    if isinstance(heads, bool) or not isinstance(heads, int) or not 1 <= heads <= dim:
+        raise ModelError(f"{str(path)!r}: its config gives {heads!r} attention heads, not a whole number from 1 to "
+                         f"{dim}: re-download the checkpoint")
+    check_heads(dim, heads, repr(str(path)), even_head_dim=True)
+    check_token_ids(ESM_MIN_VOCAB - 1, vocab, f"ESM-2 checkpoint {str(path)!r}")
+    return ESM2Config(num_layers=layers, embed_dim=dim, attention_heads=heads, vocab_size=vocab)
 
 
 def _cfg_field(cfg_obj, name: str):
@@ -217,20 +251,44 @@ def load_dnabert(path: Path, place: Placement = Placement(),
                  records: VerifiedFiles = NOTHING_REMEMBERED) -> tuple[DnaBert, DnaTokenizer]:
     """DNABERT-S (or DNABERT-2) from its HF directory (config.json, weights, tokenizer.json), placed like `load_esm`."""
     path = Path(path)
-    if not path.is_dir():
-        raise ModelError(f"DNABERT-S model {str(path)!r} not found: give its directory or a Hugging Face id such "
-                         "as zhihan1996/DNABERT-S")
-    try:
-        cfg = DnaBertConfig.from_json(json.loads((path / "config.json").read_text()))
-    except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"cannot read {str(path / 'config.json')!r} ({exc}): incomplete DNABERT-S directory") from None
-    if not (path / "tokenizer.json").exists():
-        raise ModelError(f"no tokenizer.json in {str(path)!r}: incomplete DNABERT-S directory (virnucpro download)")
-    weights = find_weight_file(path)
+    weights = find_weight_file(path) if path.is_dir() else path
     key, known = _known(weights, records)
-    state, unexpected = remap(modern_names(read_state_file(weights, records)), DNABERT_NAMES,
-                              f"DNABERT weights in {path}")
+    cfg, state, unexpected, tokenizer = dnabert_parts(path, records=records)
     model = load_strict(_uninitialised(DnaBert, cfg), state, unexpected, f"DNABERT weights {path}", place,
                         "finite" not in known)
     _remember_finite(records, weights, key, known)
-    return model.eval(), DnaTokenizer(path / "tokenizer.json")
+    return model.eval(), tokenizer
+
+
+def dnabert_parts(path: Path, lazy: bool = False,
+                  records: VerifiedFiles = NOTHING_REMEMBERED) -> tuple[DnaBertConfig, dict, list[str], DnaTokenizer]:
+    """(checked config, module state dict, unexpected keys, tokenizer) of DNABERT, before anything is built.
+
+    Args:
+        lazy: tensors without their data (shapes and dtypes only), to check the files before a run.
+    Raises:
+        ModelError: the config is bad or disagrees with the weights or the tokenizer, or a file cannot be read.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"DNABERT-S model {str(path)!r} not found: give its directory or a Hugging Face id such "
+                         "as zhihan1996/DNABERT-S")
+    cfg = _dnabert_config(path)
+    if not (path / "tokenizer.json").exists():
+        raise ModelError(f"no tokenizer.json in {str(path)!r}: incomplete DNABERT-S directory (virnucpro download)")
+    raw = modern_names(read_tensor_meta(find_weight_file(path)) if lazy
+                       else read_state_file(find_weight_file(path), records))
+    check_layer_count(raw, cfg.num_hidden_layers, f"DNABERT weights in {path}")
+    state, unexpected = remap(raw, DNABERT_NAMES, f"DNABERT weights in {path}")
+    check_float_weights(state, f"DNABERT weights {path}")
+    tokenizer = DnaTokenizer(path / "tokenizer.json")
+    check_token_ids(tokenizer.max_id, cfg.vocab_size, f"DNABERT model {str(path)!r}")
+    return cfg, state, unexpected, tokenizer
+
+
+def _dnabert_config(path: Path) -> DnaBertConfig:
+    c = read_config(path / "config.json", "DNABERT-S")
+    where = repr(str(path / "config.json"))
+    n = checked_ints(c, DNABERT_FIELDS, where)
+    check_heads(n["hidden_size"], n["num_attention_heads"], where)
+    return DnaBertConfig(**n, layer_norm_eps=checked_eps(c, "layer_norm_eps", DnaBertConfig.layer_norm_eps, where))

@@ -89,9 +89,9 @@ SAFE_FUNCTIONS.update({(mod, t.__name__): t for t in (set, frozenset, list, dict
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler whose globals come only from SAFE_FUNCTIONS, torch storage names, and `records`."""
 
-    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, records: set[str]) -> None:
+    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, records: set[str], lazy: bool = False) -> None:
         super().__init__(file)
-        self._zip, self._prefix, self._records = archive, prefix, records
+        self._zip, self._prefix, self._records, self._lazy = archive, prefix, records, lazy
         self._storages: dict[str, torch.Tensor] = {}
 
     def find_class(self, module: str, name: str) -> Any:
@@ -111,17 +111,21 @@ class RestrictedUnpickler(pickle.Unpickler):
         assert kind == "storage", pid
         if key not in self._storages:
             dtype = storage_type.dtype if isinstance(storage_type, _StorageType) else torch.uint8
+            if self._lazy:  # shapes and dtypes only: a meta storage of the recorded size
+                self._storages[key] = torch.empty(int(numel), dtype=dtype, device="meta")
+                return self._storages[key]
             raw = bytearray(self._zip.read(f"{self._prefix}/data/{key}"))
             self._storages[key] = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         return self._storages[key]
 
 
-def safe_load(path: Path, records: set[str]) -> Any:
+def safe_load(path: Path, records: set[str], lazy: bool = False) -> Any:
     """Unpickle a torch zip-format file, allowing only tensors, OrderedDicts and `records` (as Records).
 
     Args:
         path: file written by `torch.save` (zip format, torch >= 1.6).
         records: fully qualified class names (or prefixes ending in '.') to accept as inert Records.
+        lazy: tensors on the meta device (shapes and dtypes, no data read), to check a file before a run.
     Raises:
         ModelError: not a torch zip file, or it references anything outside the allow-list.
     """
@@ -140,7 +144,7 @@ def safe_load(path: Path, records: set[str]) -> Any:
         try:
             fh = io.BytesIO(archive.read(pkl[0]))  # read whole so that its CRC is checked too
             try:
-                return RestrictedUnpickler(fh, archive, prefix, records).load()
+                return RestrictedUnpickler(fh, archive, prefix, records, lazy).load()
             except (pickle.UnpicklingError, AttributeError, TypeError, ValueError, KeyError, RuntimeError) as exc:
                 raise ModelError(f"refusing to load {str(path)!r}: {exc}; it is not a plain VirNucPro/ESM "
                                  "checkpoint (nothing in it was executed)") from None

@@ -14,6 +14,7 @@ from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, records_in
 from virnucpro.models.classifier_registry import record_published
 from virnucpro.models.download_errors import describe
 from virnucpro.models.hub import resolve_model
+from virnucpro.nofollow import create_new
 
 log = logging.getLogger("virnucpro")
 
@@ -147,7 +148,7 @@ def download_classifier(chunk_size: int, target: Path, in_download_command: bool
     tmp = tmp_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
+        with urllib.request.urlopen(url, timeout=60) as resp, create_new(tmp) as fh:
             h = hashlib.sha256()
             while block := resp.read(1 << 20):
                 h.update(block)

@@ -62,8 +62,20 @@ def remap(source: Mapping[str, torch.Tensor], names: NameMap, what: str,
     for target, slots in parts.items():
         if sorted(slots) != list(range(len(slots))) or len(slots) != 3:
             raise ModelError(f"{what}: incomplete fused tensor {target!r} (have parts {sorted(slots)} of q,k,v)")
-        out[target] = torch.cat([to_device(slots[i], device) for i in range(3)], dim=0)
+        out[target] = _stack_rows([slots[i] if slots[i].is_meta else to_device(slots[i], device) for i in range(3)],
+                                  f"{what}: fused tensor {target!r}")
     return out, unexpected
+
+
+def _stack_rows(parts: list[torch.Tensor], what: str) -> torch.Tensor:
+    """q|k|v concatenated by rows; shape-only (meta) parts give a meta result without running torch.cat on
+    meta tensors (which would import the compiler stack: seconds for a check before a run)."""
+    if len({tuple(p.shape[1:]) for p in parts}) != 1:
+        raise ModelError(f"{what}: its q, k, v parts have different shapes {[tuple(p.shape) for p in parts]}: check "
+                         "that the file is the right model and complete")
+    if parts[0].is_meta:
+        return torch.empty((sum(p.shape[0] for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype, device="meta")
+    return torch.cat(parts, dim=0)
 
 
 def _strip(key: str, prefixes: tuple[str, ...]) -> str:
@@ -194,8 +206,7 @@ def read_state_file(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> 
     except ModelError:
         raise
     except Exception as exc:  # safetensors/torch raise many types for corrupt files
-        raise ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): "
-                         "re-download the file") from None
+        raise unreadable_weights(path, exc) from None
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelError(f"{str(path)!r} is not a state dict of tensors")
     return obj
@@ -208,3 +219,17 @@ def find_weight_file(directory: Path) -> Path:
             return directory / name
     raise ModelError(f"no model.safetensors or pytorch_model.bin in {str(directory)!r}: "
                      "point to a complete model directory or run `virnucpro download`")
+
+
+def unreadable_weights(path: Path, exc: Exception) -> Exception:
+    """The one-line error for a weight file that does not load: a read permission problem named as such (the
+    libraries report it as a missing file), else damage."""
+    import errno
+    import os
+
+    from virnucpro.errors import describe_os_error
+
+    if not os.access(path, os.R_OK) and os.path.exists(path):
+        return describe_os_error(PermissionError(errno.EACCES, "Permission denied", str(path)))
+    return ModelError(f"cannot read weights {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]}): re-download the "
+                      "file")

@@ -17,6 +17,7 @@ from virnucpro.pipeline.region_table import RegionCounts, write_regions
 from virnucpro.pipeline.run_info import mark_complete, write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
+from virnucpro.writers.sequences import Source, slice_shard, write_sequence_files
 from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
 from virnucpro.report.page import write_report
 from virnucpro.stopwatch import Clock
@@ -26,8 +27,10 @@ VERDICTS = ("virus", "others", "no_frames")
 
 
 def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, keep_intermediate: bool,
-           write_intermediate: Callable[[], None]) -> None:
-    """Verify, assemble, check, mark complete; then drop the units (unless kept).
+           write_intermediate: Callable[[], None], source: Source | None = None) -> None:
+    """Verify, assemble, check, write the sequence files, mark complete; then drop the units (unless kept).
+
+    `source`: the inputs, read again for the sequence files (None: a merge, whose shards stored what it needs).
 
     Raises:
         IntegrityError: a unit changed during the run, or the tables miss or add rows.
@@ -51,6 +54,9 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
         write_intermediate()
     info["counts"]["sequences_by_verdict"] = {v: rows.get(v, 0) for v in VERDICTS}
     info["counts"]["regions"] = found.regions
+    files = write_sequence_files(out, info, plans, source, rows.get("virus", 0), found.regions)
+    if files is not None:
+        info["counts"]["sequence_files"] = files
     info["outputs"] = output_checksums(out)
     clock.lap("assemble")
     info["seconds"] = clock.summary()
@@ -62,8 +68,10 @@ def finish(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, ke
     write_report(out.root)  # a view of the finished run: rebuilt by a rerun or `virnucpro report` if lost
 
 
-def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, shard) -> None:
-    """A shard keeps its verified units and the whole plan for `virnucpro merge`; it writes no tables.
+def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock, shard,
+                 source: Source | None = None) -> None:
+    """A shard keeps its verified units (with their stored sequences) and the whole plan for `virnucpro merge`;
+    it writes no tables.
 
     Raises:
         IntegrityError: one of this shard's units changed during the run.
@@ -73,6 +81,8 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
     if damaged:
         raise IntegrityError(f"work unit(s) {damaged[:5]} changed during the run: rerun the same command")
     remove_extra_units(out.units, len(plans))
+    if source is not None:
+        slice_shard(out, info, plans, shard.owns, source)
     info["shard"] = {"index": shard.index, "count": shard.count, "units": [p.index for p in mine]}
     info["plan"] = plan_to_json(plans)
     info["counts"]["shard_frames"] = sum(p.frames for p in mine)
@@ -84,12 +94,11 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
              info["counts"]["shard_frames"], _next_step(shard.count))
 
 
-WORKFLOW_ENV = "VIRNUCPRO_WORKFLOW"  # set to 1 by the Snakefile's shard jobs: the workflow runs the merge itself
-
-
 def _next_step(shards: int) -> str:
     """What follows a finished shard: the workflow's own merge job, or the user's `virnucpro merge`."""
     import os
+
+    from virnucpro.workflow.commands import WORKFLOW_ENV  # set to 1 by the workflow's shard jobs
 
     if os.environ.get(WORKFLOW_ENV) == "1":
         return "the workflow merges the shards itself (rule merge) once all of them are done"

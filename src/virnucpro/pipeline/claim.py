@@ -16,8 +16,9 @@ from pathlib import Path
 
 from virnucpro.errors import ResumeError
 from virnucpro.io.hashing import sha256_file
+from virnucpro.nofollow import check_not_link, remove_entry
 from virnucpro.pipeline.outputs import OutputPaths
-from virnucpro.pipeline.run_info import check_resumable, read_info, same_run, write_info
+from virnucpro.pipeline.run_info import check_resumable, read_info, same_finished_run, write_info
 from virnucpro.pipeline.workunits import committed_units, damaged_units, unit_path
 
 log = logging.getLogger("virnucpro")
@@ -28,7 +29,7 @@ STALE_MERGE = re.compile(r"^\.merge-[a-z0-9_]{8}$")  # tempfile.TemporaryDirecto
 def already_complete(out: OutputPaths, info: dict, force: bool) -> dict | None:
     """The finished run's info if `out` already holds this very run with intact tables, else None."""
     old = read_info(out.run_info)
-    if force or old is None or old.get("status") != "complete" or not same_run(old, info):
+    if force or old is None or old.get("status") != "complete" or not same_finished_run(old, info):
         return None
     damaged = damaged_outputs(out, old)
     if damaged:
@@ -49,11 +50,15 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
         plans = plan_from_json(info.get("plan", []))
         mine = info["shard"].get("units", [])
         bad = [k for k in mine if k >= len(plans)] or damaged_units(out.units, [plans[k] for k in mine])
+        if not bad and info.get("parameters", {}).get("sequences"):
+            from virnucpro.writers.slices import damaged_slices
+
+            bad = damaged_slices(out, [plans[k] for k in mine])
         return f"work unit {bad[0]}" if bad else None
     recorded = info.get("outputs", {})
     if info.get("parameters", {}).get("mode") == "extract":
         return _damaged_extract(out, recorded)
-    for p in out.tables():
+    for p in [*out.tables(), *(q for q in out.sequence_outputs() if q.name in recorded)]:
         if p.name not in recorded or not p.is_file() or sha256_file(p) != recorded[p.name]:
             return p.name
     return None
@@ -76,7 +81,8 @@ def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
 
 
 def output_checksums(out: OutputPaths) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in out.tables()}
+    """sha256 of the tables and of the sequence files this run wrote (an earlier run's were wiped)."""
+    return {p.name: sha256_file(p) for p in [*out.tables(), *(q for q in out.sequence_outputs() if q.is_file())]}
 
 
 def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> None:
@@ -86,11 +92,14 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
         ResumeError: the directory holds another run that must not be overwritten without --force.
     """
     remove_stale_temporaries(out)
+    if not force:  # --force unlinks them (wipe); otherwise refused before the directory is claimed
+        for folder in (out.units, out.embeddings):
+            check_not_link(folder)
     old = read_info(out.run_info)
     if force:
         wipe(out)
     elif old is not None and old.get("status") == "complete":
-        if not same_run(old, info):
+        if not same_finished_run(old, info):
             check_resumable(old, info, out.root, complete=True)
         wipe(out)  # same run, damaged tables (already_complete said so): compute again
     elif old is not None:
@@ -109,23 +118,21 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
 
 
 def wipe(out: OutputPaths) -> None:
-    """Remove everything an earlier run wrote (only virnucpro's own files; other files stay)."""
+    """Remove everything an earlier run wrote (only virnucpro's own files; other files stay); a link among them is
+    unlinked itself, never followed out of the directory."""
     for p in out.everything_written():
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink(missing_ok=True)
+        remove_entry(p)
 
 
 def remove_stale_temporaries(out: OutputPaths) -> None:
     """Temporary files and merge folders of killed runs (`.NAME.tmp-PID`, `.merge-*`)."""
     for folder in (out.root, out.units, out.embeddings):
-        if not folder.is_dir():
+        if not folder.is_dir() or folder != out.root and folder.is_symlink():  # never clean through a planted link
             continue
         for p in folder.iterdir():
-            if STALE_MERGE.match(p.name) and p.is_dir():
+            if STALE_MERGE.match(p.name) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
-            elif STALE_TEMPORARY.match(p.name) and p.is_file():
+            elif STALE_TEMPORARY.match(p.name) and (p.is_file() or p.is_symlink()):
                 p.unlink(missing_ok=True)
                 log.debug("removed the stale temporary %s", p)
 

@@ -8,6 +8,7 @@ same command only. Inputs (and the shards given to merge) are never among what a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from virnucpro.errors import InputError, ResumeError
@@ -78,7 +79,10 @@ def check_inputs_survive(out: OutputPaths, inputs: list[str | Path], written: li
 
 
 def _resolved(p: Path) -> Path:
-    return Path(p).expanduser().resolve(strict=False)
+    try:
+        return Path(p).expanduser().resolve(strict=False)
+    except (RuntimeError, OSError):  # a link loop: it cannot be one of our outputs; its own check names it
+        return Path(os.path.abspath(Path(p).expanduser()))
 
 
 def start_owned_run(out: OutputPaths, owner: str, parameters: dict, replaces: tuple[str, ...] = ()) -> dict:

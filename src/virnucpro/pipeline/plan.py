@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from virnucpro.nofollow import make_dirs
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.shards import ShardSpec
 from virnucpro.pipeline.worker import embeddings_ok
@@ -39,7 +40,7 @@ def first_or_none(items):
 def units_to_compute(prepared, unit_frames: int, out: OutputPaths, plans: list[UnitPlan], bar,
                      shard: ShardSpec | None, keep_intermediate: bool):
     """Yield the (plan, unit) pairs to compute; every unit's plan is appended to `plans` (the whole plan)."""
-    out.units.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.units)  # a link planted at work_units is refused, never written through
     committed = committed_units(out.units)
     if committed:
         log.info("resuming: %d work unit file(s) found; each is verified before it is reused", len(committed))

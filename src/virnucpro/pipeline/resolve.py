@@ -46,7 +46,8 @@ def resolve(cfg, preloaded=None) -> Resolved:
 
     Raises:
         InputError: no or unusable inputs, --shard with --keep-intermediate or extract, fp8 without FP8 cores.
-        ModelError: a model cannot be found or fetched; the classifier does not fit the chunk size.
+        ModelError: a model cannot be found or fetched, its files disagree (config, weights, tokenizer,
+            classifier width); the classifier does not fit the chunk size.
     """
     from virnucpro.engine.memory import limit_heap_fragmentation
 
@@ -61,6 +62,10 @@ def resolve(cfg, preloaded=None) -> Resolved:
     precision = resolve_precision(cfg.precision, devices[0])
     if precision == "fp8":
         check_fp8(devices)
+    if paths:
+        from virnucpro.models.preflight import check_model_files
+
+        check_model_files(paths)  # every model problem is found before the output directory is claimed
     info = _model_info(paths, cfg.models, home) if paths else {"preloaded": "random weights (benchmark)"}
     warnings = []
     if paths and not cfg.extract:
@@ -117,6 +122,7 @@ def resume_parameters(cfg, r: Resolved, worker: WorkerConfig) -> dict:
         # so are the kept embeddings and units: a resume without it would leave a partial embeddings/, a rerun
         # with it on a finished run would write none
         params["keep_intermediate"] = bool(cfg.keep_intermediate)
+        params["sequences"] = cfg.sequences  # the sequence files are part of the results too
     if r.precision == "fp8" and not getattr(cfg, "precision_check", True):
         params["precision_check"] = False
     return params

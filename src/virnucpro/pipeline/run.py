@@ -27,6 +27,7 @@ from virnucpro.progress import progress_bar
 from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH
 from virnucpro.signals import stop_on_signals
 from virnucpro.stopwatch import Clock
+from virnucpro.writers.sequences import Source
 
 __all__ = ["PredictConfig", "RandomWeights", "run"]
 log = logging.getLogger("virnucpro")
@@ -60,6 +61,7 @@ class PredictConfig:
     extract: bool = False  # `virnucpro extract`: per-frame embeddings only (no classifier, no tables)
     precision_check: bool = True  # --precision fp8 first checks which fast rung is fit for this data
     min_region_length: int = DEFAULT_MIN_REGION_LENGTH  # bp; shortest viral region in regions.tsv
+    sequences: bool = True  # write viral.fa/.fq, regions.fa, regions.gff3 (--no-sequences: the tables only)
 
 
 def run(cfg: PredictConfig, preloaded=None) -> dict:
@@ -111,10 +113,12 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                 say_nothing_to_compute(len(plans), r.shard)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
+            source = Source([s.path for s in inputs.sources], cfg.paired, r.threads)  # re-read for the sequence files
             if r.shard is not None:
-                finish_shard(out, info, plans, clock, r.shard)
+                finish_shard(out, info, plans, clock, r.shard, source)
             elif cfg.extract:
                 finish_extract(out, info, plans, clock)
             else:
-                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out))
+                finish(out, info, plans, clock, r.keep_intermediate, lambda: write_intermediate_fasta(inputs, out),
+                       source)
     return info

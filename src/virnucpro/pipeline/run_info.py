@@ -12,6 +12,9 @@ from virnucpro.logs import command_line
 from virnucpro.records import SEAL, load_info, read_info, seal_of, write_info  # noqa: F401  (the run record's I/O)
 
 RESUME_KEYS = ("parameters", "models", "input", "build")  # must match for a run to be resumed (build: build.py)
+# CPU threads move a score's last digit at most: they must match to resume unfinished work, but never make a
+# finished run "another run" (its rerun with another core count is a checked no-op)
+NOT_FINISHED_RUN_KEYS = ("cpu_threads",)
 
 
 def versions() -> dict[str, str]:
@@ -52,9 +55,21 @@ def same_run(old: dict, new: dict) -> bool:
     return all(old.get(k) == new.get(k) for k in RESUME_KEYS)
 
 
+def same_finished_run(old: dict, new: dict) -> bool:
+    """`same_run` for a finished run: the CPU thread count is not compared."""
+    return same_run(_finished_view(old), _finished_view(new))
+
+
+def _finished_view(info: dict) -> dict:
+    params = {k: v for k, v in (info.get("parameters") or {}).items() if k not in NOT_FINISHED_RUN_KEYS}
+    return {**info, "parameters": params}
+
+
 def check_resumable(old: dict, new: dict, out_dir: Path, complete: bool = False) -> None:
     """Refuse to continue (or, `complete`, to replace) a run made with other parameters, models, input or build."""
     _check_same_build(old, new, out_dir, complete)
+    if complete:
+        old, new = _finished_view(old), _finished_view(new)
     for key in RESUME_KEYS:
         if old.get(key) != new.get(key):
             diff = _first_difference(old.get(key), new.get(key))

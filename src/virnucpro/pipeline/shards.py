@@ -168,7 +168,13 @@ def _check_merging_version(shard: Shard) -> None:
 
 
 def _check_units(shard: Shard, plans: list[UnitPlan]) -> None:
-    bad = damaged_units(shard.directory / "work_units", [p for p in plans if shard.spec.owns(p.index)])
+    mine = [p for p in plans if shard.spec.owns(p.index)]
+    bad = damaged_units(shard.directory / "work_units", mine)
+    if not bad and shard.info["parameters"].get("sequences"):
+        from virnucpro.pipeline.outputs import OutputPaths
+        from virnucpro.writers.slices import damaged_slices
+
+        bad = damaged_slices(OutputPaths(shard.directory), mine)
     if bad:
         raise InputError(f"{shard.label}: work unit {bad[0]} is missing or damaged: rerun that shard's predict "
                          "command (it recomputes the unit)")

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from virnucpro.dirlock import DirLock, lock_output_dir
 from virnucpro.errors import InputError
+from virnucpro.nofollow import check_not_link
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.io.spool import InputSource, open_input
 
@@ -82,6 +83,7 @@ def held_directory(out: OutputPaths, owner: str | None = None) -> Iterator[HeldD
     held = HeldDirectory(out, lock_output_dir(out.root))
     failed = True
     try:
+        check_not_link(out.log)  # refused before anything is written, not when the log opens
         if owner is not None:
             check_owner(out.root, owner)
         _remove_stale_spools(out.root)

@@ -19,6 +19,7 @@ import numpy as np
 
 from virnucpro.errors import ModelError
 from virnucpro.models.store import ModelPaths
+from virnucpro.nofollow import make_dirs
 from virnucpro.pipeline.outputs import OutputPaths
 from virnucpro.pipeline.scoring import (chunk_calls, classify, consensus_rows, prediction_rows, sequence_rows,
                                         unscored)
@@ -165,7 +166,7 @@ def save_embeddings(out: OutputPaths, k: int, ids: list[str], feats, dna_dim: in
     tensors, the frame IDs and the unit index), written atomically; non-finite embeddings stop the run."""
     from virnucpro.sealed import save_sealed
 
-    out.embeddings.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.embeddings)
     save_sealed(embeddings_path(out, k), {"dnabert_s": feats[:, :dna_dim], "esm2": feats[:, dna_dim:]},
                 {"ids": json.dumps(ids), "unit": str(k)})
 

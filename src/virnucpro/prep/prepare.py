@@ -8,7 +8,9 @@ import numpy as np
 
 from virnucpro.prep.chunking import chunk_bounds, chunk_numbers
 from virnucpro.io.seqio import RecordBatch
-from virnucpro.prep.translation import STRAND_NAMES, count_kept_frames, translate_chunks
+from virnucpro.prep.translation import STRAND_NAMES, Frames, count_kept_frames, translate_chunks
+
+WINDOW_BASES = 1 << 22  # translation works on at most this many bases at a time (its temporaries are ~16x)
 
 
 @dataclass
@@ -46,7 +48,7 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
     else:
         chunk_ids = [f"{ids[r]}_chunk_{k}" for r, k in zip(rec.tolist(), chunk_numbers(rec).tolist())]
         chunk_seqs = [text[a:b] for a, b in zip(gstart.tolist(), gend.tolist())]
-    frames = translate_chunks(buf, gstart, gend)
+    frames = _translate_in_windows(buf, gstart, gend)
     frame_ids = [chunk_ids[c] + STRAND_NAMES[f] for c, f in zip(frames.chunk.tolist(), frames.frame.tolist())]
     return PreparedBatch(ids, lengths, chunk_ids, chunk_seqs, rec, frame_ids, frames.chunk,
                          frames.nucleotides, frames.proteins)
@@ -55,7 +57,29 @@ def prepare_batch(batch: RecordBatch, chunk_size: int) -> PreparedBatch:
 def count_batch(batch: RecordBatch, chunk_size: int) -> tuple[int, int]:
     """(chunks, kept frames) of a batch, without building IDs or sequences (the validating scan pass)."""
     _, _, buf, rec, gstart, gend = _layout(batch, chunk_size)
-    return len(rec), count_kept_frames(buf, gstart, gend)
+    return len(rec), sum(count_kept_frames(buf[a:b], gstart[c0:c1] - a, gend[c0:c1] - a)
+                         for c0, c1, a, b in chunk_windows(gstart, gend))
+
+
+def chunk_windows(gstart: np.ndarray, gend: np.ndarray, max_bases: int = WINDOW_BASES) -> list[tuple[int, int, int, int]]:
+    """Consecutive chunk ranges (c0, c1) and the bases [a, b) they span, each at most `max_bases` long (or one
+    chunk): a long record is translated window by window, with the same result (a chunk's frames depend on
+    its own bases only) and memory bounded by the window, not the record. `gend` is non-decreasing."""
+    out, c0, n = [], 0, len(gstart)
+    while c0 < n:
+        c1 = max(c0 + 1, int(np.searchsorted(gend, gstart[c0] + max_bases, side="right")))
+        out.append((c0, c1, int(gstart[c0]), int(gend[c0:c1].max())))
+        c0 = c1
+    return out
+
+
+def _translate_in_windows(buf: np.ndarray, gstart: np.ndarray, gend: np.ndarray) -> Frames:
+    parts = [(c0, translate_chunks(buf[a:b], gstart[c0:c1] - a, gend[c0:c1] - a))
+             for c0, c1, a, b in chunk_windows(gstart, gend)]
+    if len(parts) == 1:
+        return parts[0][1]
+    return Frames(np.concatenate([f.chunk + c0 for c0, f in parts]), np.concatenate([f.frame for _, f in parts]),
+                  [p for _, f in parts for p in f.proteins], [x for _, f in parts for x in f.nucleotides])
 
 
 def slice_records(b: PreparedBatch, a: int, z: int) -> PreparedBatch:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 MISSING = "-"  # a value the run did not record (never a literal None)
 

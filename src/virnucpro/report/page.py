@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from html import escape
 from pathlib import Path
 
 from virnucpro import __version__
@@ -13,6 +12,7 @@ from virnucpro.atomic import write_atomic
 from virnucpro.errors import InputError
 from virnucpro.report import aggregate, details, svg, track
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 log = logging.getLogger("virnucpro")
 REPORT_NAME = "report.html"
@@ -37,6 +37,17 @@ def write_report(run_dir: Path) -> Path:
 
 
 def _finished_info(run_dir: Path) -> dict:
+    info = finished_run_info(run_dir)
+    verify_tables(run_dir, info)
+    return info
+
+
+def finished_run_info(run_dir: Path) -> dict:
+    """The run_info.json of the finished predict run in `run_dir` (its tables not yet verified).
+
+    Raises:
+        InputError: no run_info.json, an edited or unreadable one, an unfinished run or a shard.
+    """
     from virnucpro.records import load_info
 
     path = run_dir / "run_info.json"
@@ -44,7 +55,6 @@ def _finished_info(run_dir: Path) -> dict:
     if not isinstance(info, dict) or info.get("status") != "complete" or "shard" in info:
         raise InputError(f"{str(run_dir)!r} holds no finished predict run (run_info.json missing, unfinished or a "
                          "shard): finish the run first (or merge the shards), then rerun `virnucpro report`")
-    verify_tables(run_dir, info)
     return info
 
 
@@ -110,10 +120,21 @@ def _glance(info: dict, figs: aggregate.RunFigures) -> str:
     helps = "; ".join(f"<b>{escape(k)}</b>: {escape(t)}" for k, t in CARD_HELP.items())
     return (f'<section id="glance"><h2>At a glance</h2><p class="note" id="run-date">Run {escape(details.run_dates(info))}'
             f'.</p><div class="cards">{cells}</div><p class="note" id="card-help">{helps}.</p>'
-            f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}<p class="note">'
+            f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}{_sequence_files(c)}<p class="note">'
             f'{_empty_skipped(c.get("empty_records_skipped", 0))}; {c.get("bases", 0):,} bp; device '
             f'{escape(details.cell(info.get("device")))}, {escape(details.cell(info.get("precision")))}; '
             f'{total:,.1f} s in all.</p></section>')
+
+
+def _sequence_files(counts: dict) -> str:
+    """What the run's sequence files hold (viral.fa, regions.gff3, ...), or that it wrote none."""
+    files = counts.get("sequence_files")
+    if not isinstance(files, dict):
+        return ('<p class="note" id="sequence-files">No sequence files: the run was made with --no-sequences (or '
+                'before them).</p>')
+    listed = ", ".join(f"<code>{escape(name)}</code> {n:,}" for name, n in files.items())
+    return (f'<p class="note" id="sequence-files">Sequence files, records each: {listed} (checksummed in '
+            'run_info.json).</p>')
 
 
 def _short_note(figs: aggregate.RunFigures) -> str:

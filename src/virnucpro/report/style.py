@@ -1,6 +1,6 @@
 """The report pages' look: colours, inline CSS, the one small script (sortable tables) and the page shell."""
 
-from html import escape
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 VERDICT_COLORS = {"virus": "#c0392b", "others": "#2e86c1", "no_frames": "#a6acaf"}
 

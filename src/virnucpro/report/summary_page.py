@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from virnucpro.atomic import write_atomic
@@ -10,8 +9,9 @@ from virnucpro.errors import InputError
 from virnucpro.report import aggregate, svg
 from virnucpro.report.sample_names import RULE, is_safe_name, relative_href
 from virnucpro.report.style import VERDICT_COLORS, document, verdict_legend
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
-SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\n"
+SUMMARY_HEADER = "sample\trecords\tvirus\tothers\tno_frames\tframes\tregions\tviral_records\n"
 
 
 def write_summary(out_dir: Path, samples: list[str]) -> None:
@@ -48,7 +48,16 @@ def _checked_info(run: Path) -> dict:
 def _tsv_row(sample: str, counts: dict) -> str:
     v = counts["sequences_by_verdict"]
     return (f"{sample}\t{counts['records']}\t{v['virus']}\t{v['others']}\t{v['no_frames']}\t{counts['frames']}\t"
-            f"{counts['regions']}\n")
+            f"{counts['regions']}\t{viral_records(counts)}\n")
+
+
+def viral_records(counts: dict) -> int | str:
+    """Records written to the run's viral.fa/viral.fq (both mates with --paired); NA when it wrote none of them
+    (--no-sequences, or a run made before the sequence files)."""
+    files = counts.get("sequence_files")
+    if not isinstance(files, dict):
+        return "NA"
+    return sum(n for name, n in files.items() if name.startswith("viral"))
 
 
 def region_count(run: Path) -> int | str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
+
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 W, H = 600, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 46

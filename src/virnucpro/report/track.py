@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 
 import numpy as np
 
 from virnucpro.report import svg
 from virnucpro.report.style import VERDICT_COLORS
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 TRACKS = 4
 TOP_REGIONS = 25

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from virnucpro.atomic import write_atomic
 from virnucpro.report import svg
 from virnucpro.report.style import document
+from virnucpro.shown import shown_html as escape  # controls and bidi overrides escaped too
 
 
 POSITIVE = "viral"  # the class the classifier's score is for (label 1; `other` is label 0)
@@ -31,7 +31,7 @@ def render(m: dict, classifier: Path | None = None) -> str:
                        "epoch", "held-out value", "Held-out metrics per epoch",
                        (m["best_epoch"], f'best epoch {m["best_epoch"]}'))
     final = m["final"]
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in final.items())
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in final.items())
     data = "".join(f"<tr><td>{escape(n)}</td><td>{f['records']:,}</td><td>{f['chunks']:,}</td>"
                    f"<td>{f['ambiguous_chunks_dropped']:,}</td><td>{f['frames']:,}</td>"
                    f"<td>{escape('; '.join(f'{Path(p).name}: {s}' for p, s in f['selection'].items()))}</td></tr>"
@@ -64,3 +64,8 @@ def _digest(sha) -> str:
     if isinstance(sha, dict):
         return "; ".join(f"{f} {h}" for f, h in sha.items())
     return str(sha) if sha else "-"
+
+
+def _value(v) -> str:
+    """A held-out metric, or why it has none (NaN or null: the held-out frames hold one class)."""
+    return f"{v:.4f}" if isinstance(v, (int, float)) and v == v else "undefined (one class held out)"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from virnucpro.nofollow import make_dirs
+
 log = logging.getLogger("virnucpro")
 
 
@@ -38,5 +40,5 @@ def save_cached(path: Path, key: str, feats: torch.Tensor, ids: list[str]) -> No
     """Write the features sealed with their frame IDs and key (non-finite features stop the run)."""
     from virnucpro.sealed import save_sealed
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     save_sealed(path, {"features": feats}, {"frame_ids": json.dumps(ids), "key": key})

@@ -19,6 +19,7 @@ from virnucpro.io.seqio import RecordBatch, read_inputs
 
 log = logging.getLogger("virnucpro")
 AMBIGUOUS = re.compile(r"[NRYMKSWHBVD]")
+MIN_FRAMES = 2  # per class: at least one to train on and one that may be held out
 
 
 @dataclass
@@ -56,6 +57,9 @@ def class_frames(name: str, paths: list[str], chunk_size: int) -> ClassFrames:
         raise InputError(f"no usable frame in the --{name} inputs ({out.records} records, {out.chunks} chunks, "
                          f"{out.ambiguous_chunks} with ambiguous bases; frames must be stop-free and, for GenBank, "
                          "inside an annotated CDS): give more or other sequences")
+    if len(out.ids) < MIN_FRAMES:
+        raise InputError(f"the --{name} inputs give {len(out.ids)} usable frame, too few to train on and hold out "
+                         f"(at least {MIN_FRAMES}): give more --{name} sequences")
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -40,3 +42,19 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
         ranks[order[i:j + 1]] = (i + j) / 2 + 1
         i = j + 1
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def json_safe(value):
+    """`value` with every NaN or infinite float replaced by None (JSON has no NaN: metrics.json stays valid JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def undefined(final: dict) -> list[str]:
+    """Names of the held-out metrics that are not numbers (AUROC when the held-out frames hold one class)."""
+    return [k for k, v in final.items() if isinstance(v, float) and not math.isfinite(v)]

@@ -27,7 +27,7 @@ def test_every_flag_has_help_and_defaults_show_once(name, sp, summary):
     for action in sp._actions:
         assert action.help, f"{name} {action.option_strings or action.dest} has no help"
     text = sp.format_help()
-    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: None)" not in text and "(default: False)" not in text and "(default: True)" not in text
     for block in text.split("\n  -")[1:]:
         assert block.count("default") <= 1, block
 

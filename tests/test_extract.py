@@ -23,8 +23,8 @@ def test_extract_equals_keep_intermediate_and_loads_in_one_call(tmp_path, run_cl
                            "--unit-frames", 1000, "--keep-intermediate", "-q")
     assert code == 0, err
     index = json.loads((tmp_path / "ex" / "embeddings" / "index.json").read_text())
-    assert len(index["shards"]) > 1 and index["frames"] == sum(s["frames"] for s in index["shards"])
-    for shard in index["shards"]:
+    assert len(index["parts"]) > 1 and index["frames"] == sum(s["frames"] for s in index["parts"])
+    for shard in index["parts"]:
         a = load_file(str(tmp_path / "ex" / "embeddings" / shard["file"]))
         b = load_file(str(tmp_path / "pr" / "embeddings" / shard["file"]))
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

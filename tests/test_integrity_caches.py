@@ -56,7 +56,7 @@ def test_extract_shard_copied_over_another_is_not_reused(extracted, run_cli):
 
     out, args = extracted
     shards = sorted((out / "embeddings").glob("unit_*.safetensors"))
-    frames = {s["file"]: s["frames"] for s in json.loads((out / "embeddings" / "index.json").read_text())["shards"]}
+    frames = {s["file"]: s["frames"] for s in json.loads((out / "embeddings" / "index.json").read_text())["parts"]}
     shutil.copyfile(shards[0], shards[1])
     assert not embeddings_file_ok(shards[1], frames[shards[0].name])  # other unit index, even with the same rows
     with pytest.raises(InputError, match=shards[1].name):

@@ -50,6 +50,8 @@ def test_train_log_holds_the_fasta_warning_the_trained_line_and_the_argv(tmp_pat
     assert "not annotated" in err and "trained: " in err
     last = _assert_log_holds(tmp_path / "t" / "virnucpro.log", err, command)
     assert "not annotated" in last and "trained: " in last and "classifier.safetensors" in last
+    for name in ("report.html", "metrics.json", "virnucpro.log"):  # the end of the run names every output
+        assert str(tmp_path / "t" / name) in last
 
 
 def test_prepare_writes_a_log_with_its_summary(tmp_path, run_cli, golden_dir):

@@ -45,7 +45,8 @@ def _error_line(err: str) -> str:
 
 def _setup_section() -> str:
     text = (ROOT / "README.md").read_text()
-    return text[text.index("## Set up on a fresh machine"): text.index("## Usage")]
+    start = text.index("## Set up on a fresh machine")
+    return text[start: text.index("\n## ", start)]  # up to the next section
 
 
 def test_readme_setup_says_cpu_index_workflow_extra_and_download_size():

@@ -73,6 +73,31 @@ def test_report_numbers_are_the_runs(finished_run):
         for digest in model["sha256"].values():
             assert digest in page
     assert info["input"]["sha256"] in page
+    used = info["devices"][0]  # the budgets the engine ran with (CPU defaults), shown as used
+    assert (used["esm_batch_tokens"], used["dnabert_batch_tokens"]) == (4096, 16384)
+    assert "4,096 (requested 0)" in page and "16,384 (requested 0)" in page
+
+
+def test_outputs_read_as_the_readme_says(finished_run):
+    """README "Reading the outputs": IDs, the two scores, Prediction's values, where NA appears, the percentages."""
+    readme = (ROOT / "README.md").read_text()
+    assert "**`score1` = P(non-viral)**" in readme and "**`score2` = P(viral)**" in readme
+    rows = [ln.split("\t") for ln in (finished_run / "prediction_results.txt").read_text().splitlines()[1:]]
+    chunks_with_frames = set()
+    for fid, pred, s1, s2 in rows:
+        m = re.fullmatch(r"(.+_chunk_\d+)([FR][123])", fid)
+        assert m and pred in ("virus", "others") and (pred == "virus") == (float(s2) > float(s1)), (fid, pred)
+        assert abs(float(s1) + float(s2) - 1) < 1e-6  # softmax over (others, virus)
+        chunks_with_frames.add(m.group(1))
+    calls = (finished_run / "prediction_results_highestscore.csv").read_text().splitlines()[1:]
+    assert {c.split("\t")[0] for c in calls} == chunks_with_frames
+    seqs = [ln.split("\t") for ln in (finished_run / "sequences.tsv").read_text().splitlines()[1:]]
+    assert all(("NA" in r) == (r[-1] == "no_frames") for r in seqs) and any(r[-1] == "no_frames" for r in seqs)
+    for name in ("prediction_results.txt", "prediction_results_highestscore.csv", "regions.tsv"):
+        assert "NA" not in (finished_run / name).read_text().split()
+    page = (finished_run / "report.html").read_text()
+    virus = sum(r[-1] == "virus" for r in seqs)
+    assert f"called virus ({100 * virus / len(seqs):.1f}%)" in page  # a share of all sequences, no-frames included
 
 
 def test_report_is_self_contained(finished_run):

@@ -83,6 +83,13 @@ def test_workflow_two_samples_three_shards(tmp_path, run_cli, model_args, tiny_m
                                                                                           "no_frames")), str(frames),
                            str(regions), str(_viral_records(wf / "results" / row[0]))]
 
+    logs = wf / "results" / ".virnucpro" / "logs"  # each job's log names its full log; shards are not told to merge
+    shard_dir = wf / "results" / ".virnucpro" / "shards" / "reads" / "2"
+    assert str(shard_dir.relative_to(wf) / "virnucpro.log") in (logs / "reads.shard2.log").read_text()
+    assert "results/reads/virnucpro.log" in (logs / "reads.merge.log").read_text()
+    full = (shard_dir / "virnucpro.log").read_text()
+    assert "the workflow merges the shards itself" in full and "`virnucpro merge`" not in full
+
     page = (wf / "results" / "summary.html").read_text()
     assert page.count("<tr><td><a href=") == 3 and 'href="reads/report.html"' in page and "http" not in page
 

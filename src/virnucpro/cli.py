@@ -52,9 +52,13 @@ def create_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (`errors.EXIT_CODES` names each)."""
+    """Run the CLI; returns the exit code (`errors.EXIT_CODES` names each). No arguments: the help."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # `virnucpro` alone asks what the tool can do: the command list, not an error
+        create_parser().print_help()
+        return 0
     args = create_parser().parse_args(argv)
-    remember_command(list(sys.argv[1:] if argv is None else argv))
+    remember_command(argv)
     setup_logging(args.verbose, args.quiet)
     try:
         return args.func(args)

@@ -1,9 +1,9 @@
 """Sealed safetensors: a file whose metadata carries the sha256 of its tensors and of its own place.
 
-Everything virnucpro writes and later trusts as tensors (extract's embedding shards, train's feature
+Everything virnucpro writes and later trusts as tensors (extract's embedding parts, train's feature
 cache, trained classifiers) is written with `save_sealed`: the metadata field `sha256` digests every
 tensor's name, dtype, shape and bytes plus every other metadata field (frame IDs, unit index, cache
-key). `load_sealed` recomputes it, so flipped bytes, a truncated file, or a shard copied over another
+key). `load_sealed` recomputes it, so flipped bytes, a truncated file, or a part copied over another
 of the same size (other unit index, other IDs) are found before the content is reused.
 """
 

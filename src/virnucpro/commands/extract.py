@@ -1,7 +1,7 @@
 """`virnucpro extract`: the per-frame DNABERT-S and ESM-2 embeddings of an input, for training or analysis.
 
 The predict pipeline without a classifier (same engine, work units, resume, devices): every unit's
-embeddings are a safetensors shard `embeddings/unit_NNNNNNN.safetensors` (`dnabert_s` (F, 768) and
+embeddings are one safetensors part `embeddings/unit_NNNNNNN.safetensors` (`dnabert_s` (F, 768) and
 `esm2` (F, 2560) float32, frame IDs in the metadata), listed in order by `embeddings/index.json`.
 """
 
@@ -24,8 +24,8 @@ def run(cfg: pipeline.PredictConfig) -> dict:
 def load(directory: str):
     """(frame IDs, dnabert_s (F, 768), esm2 (F, 2560)) numpy arrays of a finished extract directory.
 
-    Every file is verified first: run_info.json's record of index.json, index.json's checksum of each shard,
-    each shard's own checksum, unit index and row count.
+    Every file is verified first: run_info.json's record of index.json, index.json's checksum of each part,
+    each part's own checksum, unit index and row count.
 
     Raises:
         InputError: the directory is not a finished extract run, or a file in it is missing or damaged
@@ -38,7 +38,7 @@ def load(directory: str):
 
     from virnucpro.errors import InputError
     from virnucpro.pipeline.claim import damaged_outputs
-    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.outputs import OutputPaths, index_parts
     from virnucpro.pipeline.run_info import load_info
     from virnucpro.sealed import load_sealed
 
@@ -51,8 +51,8 @@ def load(directory: str):
     if bad is not None:
         raise InputError(f"{str(out.root / bad)!r} is missing or damaged: rerun the extract command with --force")
     ids, dna, esm = [], [], []
-    for shard in json.loads(out.embeddings_index.read_text())["shards"]:
-        tensors, meta = load_sealed(out.embeddings / shard["file"])  # verified just above
+    for part in index_parts(json.loads(out.embeddings_index.read_text())):
+        tensors, meta = load_sealed(out.embeddings / part["file"])  # verified just above
         ids += json.loads(meta["ids"])
         dna.append(tensors["dnabert_s"].numpy())
         esm.append(tensors["esm2"].numpy())
@@ -72,8 +72,9 @@ def add_parser(sub) -> None:
                    "cpu, cuda, cuda:N, or a comma-separated list: one worker per entry")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU")
-    p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per shard (resume "
-                   f"granularity; 0 = 65536 on GPU, 4096 on CPU; at most {A.UNIT_FRAMES[1]})")
+    p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per part, i.e. per "
+                   "embeddings file and resume unit (0 = from the input: about 32 parts, 8,192-65,536 frames on GPU, "
+                   f"256-4,096 on CPU; at most {A.UNIT_FRAMES[1]})")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
                    "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
                    "beside the models)")

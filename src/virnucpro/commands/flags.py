@@ -116,11 +116,12 @@ def sequence_args(p) -> None:
 
 
 class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults."""
+    """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults, nor for a
+    switch that takes no value (`--no-precision-check`: its stored True is no choice the user makes)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS):
+        if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS) or action.nargs == 0:
             return text
         return super()._get_help_string(action)
 

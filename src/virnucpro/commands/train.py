@@ -78,6 +78,7 @@ def run(cfg: TrainConfig) -> dict:
             log.info("trained: validation accuracy %.3f, F1 %.3f, AUROC %.3f (best epoch %d) -> %s",
                      metrics["final"]["accuracy"], metrics["final"]["f1"], metrics["final"]["auroc"],
                      history["best_epoch"], out.root / "classifier.safetensors")
+            log.info("report: %s; metrics: %s; log: %s", out.root / "report.html", out.root / "metrics.json", out.log)
     return metrics
 
 

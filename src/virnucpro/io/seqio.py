@@ -98,7 +98,7 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
     """Translate a parser/decompressor exception into a one-line InputError."""
     import dnaio
 
-    where = f"after record {n_ok}" if n_ok else "at the start"
+    where = f", after {n_ok:,} good record(s)" if n_ok else ""  # records read whole before the problem, if any
     src = _describe(path)
     if _non_ascii(exc) and (at := first_non_ascii(path)) is not None and at[1] >= 1:  # inside a record
         return InputError(f"{src} is not valid FASTA/FASTQ: line {at[0]} (record {at[1]}) has a byte outside ASCII; "
@@ -106,15 +106,20 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
     if isinstance(exc, BamError):
         return InputError(f"{src} is not a valid unaligned BAM ({exc}): fix or re-export the file")
     if isinstance(exc, dnaio.exceptions.UnknownFileFormat) or isinstance(exc, UnicodeDecodeError):
-        return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content {where}): "
+        return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content{where}): "
                           "give a FASTA/FASTQ file (optionally gz/bz2/xz/zst compressed) or an unaligned BAM")
     if isinstance(exc, dnaio.exceptions.FileFormatError):
         msg = str(exc).splitlines()[0]
-        return InputError(f"{src} is not valid FASTA/FASTQ ({msg}; {where}): fix or re-export the file")
-    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or "compress" in str(exc).lower() or "stream" in str(exc).lower():
-        return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}; {where}): "
+        return InputError(f"{src} is not valid FASTA/FASTQ ({msg}{where}): fix or re-export the file")
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or _compression_words(exc):
+        return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}{where}): "
                           f"re-download or re-compress it (check with `{checker_for(path)}`)")
-    return InputError(f"cannot read {src} ({type(exc).__name__}: {exc}; {where}): check the file")
+    return InputError(f"cannot read {src} ({type(exc).__name__}: {exc}{where}): check the file")
+
+
+def _compression_words(exc: BaseException) -> bool:
+    """A decompressor's own error (isal's, zstd's, ...) names compression, its stream or a deflate block."""
+    return any(word in str(exc).lower() for word in ("compress", "stream", "deflate"))
 
 
 def _non_ascii(exc: BaseException) -> bool:

@@ -11,8 +11,8 @@ from typing import Callable
 from virnucpro.atomic import atomic_files, write_atomic
 from virnucpro.errors import IntegrityError
 from virnucpro.pipeline.claim import output_checksums, remove_extra_units
-from virnucpro.pipeline.outputs import (HIGHEST_HEADER, PREDICTION_HEADER, REGIONS_HEADER, SEQUENCES_HEADER,
-                                       OutputPaths)
+from virnucpro.pipeline.outputs import (HIGHEST_HEADER, INDEX_PARTS, PREDICTION_HEADER, REGIONS_HEADER,
+                                       SEQUENCES_HEADER, OutputPaths)
 from virnucpro.pipeline.region_table import RegionCounts, write_regions
 from virnucpro.pipeline.run_info import mark_complete, write_info
 from virnucpro.pipeline.shards import plan_to_json
@@ -90,15 +90,26 @@ def finish_shard(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clo
     info["seconds"] = clock.summary()
     mark_complete(info)
     write_info(out.run_info, info)
-    log.info("shard %s done: %d of %d units, %d frames; merge all %d shard directories with `virnucpro merge`",
-             shard.describe(), len(mine), len(plans), info["counts"]["shard_frames"], shard.count)
+    log.info("shard %s done: %d of %d units, %d frames; %s", shard.describe(), len(mine), len(plans),
+             info["counts"]["shard_frames"], _next_step(shard.count))
+
+
+def _next_step(shards: int) -> str:
+    """What follows a finished shard: the workflow's own merge job, or the user's `virnucpro merge`."""
+    import os
+
+    from virnucpro.workflow.commands import WORKFLOW_ENV  # set to 1 by the workflow's shard jobs
+
+    if os.environ.get(WORKFLOW_ENV) == "1":
+        return "the workflow merges the shards itself (rule merge) once all of them are done"
+    return f"merge all {shards} shard directories with `virnucpro merge`"
 
 
 def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: Clock) -> None:
-    """`extract`: verify every unit and its embeddings shard, write embeddings/index.json, mark complete.
+    """`extract`: verify every unit and its embeddings file (a part), write embeddings/index.json, mark complete.
 
     Raises:
-        IntegrityError: a unit or a shard changed during the run.
+        IntegrityError: a unit or a part changed during the run.
     """
     from virnucpro.io.hashing import sha256_file
     from virnucpro.pipeline.worker import embeddings_ok, embeddings_path
@@ -107,12 +118,12 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     if bad:
         raise IntegrityError(f"work unit(s) {bad[:5]} changed during the run: rerun the same command")
     remove_extra_units(out.units, len(plans))
-    shards = [{"file": embeddings_path(out, p.index).name, "frames": p.frames,
-               "sha256": _seal(embeddings_path(out, p.index))} for p in plans if p.frames]
+    parts = [{"file": embeddings_path(out, p.index).name, "frames": p.frames,
+              "sha256": _seal(embeddings_path(out, p.index))} for p in plans if p.frames]
     index = {"format": "virnucpro-embeddings", "tensors": {"dnabert_s": "float32 (frames, DNABERT-S width)",
-             "esm2": "float32 (frames, ESM-2 width)"}, "frame_ids": "metadata 'ids' of each shard (JSON list)",
-             "chunk_size": info["parameters"]["chunk_size"], "frames": sum(s["frames"] for s in shards),
-             "models": info["models"], "shards": shards}
+             "esm2": "float32 (frames, ESM-2 width)"}, "frame_ids": "metadata 'ids' of each part (JSON list)",
+             "chunk_size": info["parameters"]["chunk_size"], "frames": sum(s["frames"] for s in parts),
+             "models": info["models"], INDEX_PARTS: parts}
     write_atomic(out.embeddings_index, json.dumps(index, indent=2) + "\n")
     info["outputs"] = {"index.json": sha256_file(out.embeddings_index)}
     clock.lap("assemble")
@@ -120,11 +131,12 @@ def finish_extract(out: OutputPaths, info: dict, plans: list[UnitPlan], clock: C
     mark_complete(info)
     write_info(out.run_info, info)
     shutil.rmtree(out.units, ignore_errors=True)
-    log.info("extracted %d frame embeddings into %d shard(s): %s", index["frames"], len(shards), out.embeddings)
+    log.info("extracted %d frame embeddings into %d part(s): %s (load them all with "
+             "`virnucpro.commands.extract.load(%r)`)", index["frames"], len(parts), out.embeddings, str(out.root))
 
 
 def _seal(path) -> str:
-    """The content checksum a sealed shard carries (index.json records it: a swapped shard then differs)."""
+    """The content checksum a sealed part carries (index.json records it: a swapped part then differs)."""
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as st:

@@ -65,17 +65,18 @@ def damaged_outputs(out: OutputPaths, info: dict) -> str | None:
 
 
 def _damaged_extract(out: OutputPaths, recorded: dict) -> str | None:
-    """An extract run: its index must match its checksum and every shard it lists must be readable and whole."""
+    """An extract run: its index must match its checksum and every part it lists must be readable and whole."""
     import json
 
+    from virnucpro.pipeline.outputs import index_parts
     from virnucpro.pipeline.worker import embeddings_file_ok
 
     idx = out.embeddings_index
     if not idx.is_file() or sha256_file(idx) != recorded.get("index.json"):
         return "embeddings/index.json"
-    for shard in json.loads(idx.read_text())["shards"]:
-        if not embeddings_file_ok(out.embeddings / shard["file"], shard["frames"], shard.get("sha256", "")):
-            return f"embeddings/{shard['file']}"
+    for part in index_parts(json.loads(idx.read_text())):
+        if not embeddings_file_ok(out.embeddings / part["file"], part["frames"], part.get("sha256", "")):
+            return f"embeddings/{part['file']}"
     return None
 
 

@@ -33,13 +33,14 @@ READY_TIMEOUT = 3600.0  # loading (and compiling) the models may take long on a 
 
 @dataclass
 class DeviceStats:
-    """What one worker did: units and frames committed, seconds busy, model loading time."""
+    """What one worker did: units and frames committed, seconds busy, model loading time, the batch budgets used."""
 
     device: str
     units: int = 0
     frames: int = 0
     busy_seconds: float = 0.0
     load_seconds: float = 0.0
+    batch_tokens: tuple[int, int] | None = None  # (ESM-2, DNABERT-S) packed tokens per batch, as the engine used them
     commits: list[tuple[float, int]] = field(default_factory=list)  # (time, frames) per committed unit
 
     def committed(self, frames: int) -> None:
@@ -57,7 +58,9 @@ class DeviceStats:
         return {"device": self.device, "units": self.units, "frames": self.frames,
                 "seconds": round(self.busy_seconds, 3), "frames_per_s": round(rate, 1),
                 "steady_frames_per_s": None if steady is None else round(steady, 1),
-                "load_models_seconds": round(self.load_seconds, 3)}
+                "load_models_seconds": round(self.load_seconds, 3),
+                "esm_batch_tokens": self.batch_tokens[0] if self.batch_tokens else None,
+                "dnabert_batch_tokens": self.batch_tokens[1] if self.batch_tokens else None}
 
 
 @dataclass
@@ -85,6 +88,7 @@ def _in_process(units, cfg: WorkerConfig, bar, clock: Clock, preloaded) -> Devic
     t0 = time.perf_counter()
     embedder, classifier = preloaded if preloaded is not None else load_models(cfg)
     stats.load_seconds = time.perf_counter() - t0
+    stats.batch_tokens = engine_batch_tokens(embedder)
     if preloaded is None:
         log.info("models loaded on %s (%s) in %.1f s", cfg.device, cfg.precision, stats.load_seconds)
     clock.lap("load_models")
@@ -170,7 +174,7 @@ class _Coordinator:
         elif kind == "ready":
             if not any(x.ready for x in self.workers):
                 self.bar.begin()
-            w.ready, w.stats.load_seconds = True, rest[0]
+            w.ready, w.stats.load_seconds, w.stats.batch_tokens = True, rest[0], tuple(rest[1])
             log.info("worker %d on %s: models loaded in %.1f s", index, w.cfg.device, rest[0])
         elif kind == "exit":
             w.exited, w.stats.busy_seconds = True, rest[0]
@@ -217,6 +221,11 @@ class _Coordinator:
         self.results.cancel_join_thread()
 
 
+def engine_batch_tokens(embedder) -> tuple[int, int]:
+    """(ESM-2, DNABERT-S) tokens per batch the engine runs with (the flag's value, or the device's default)."""
+    return embedder.cfg.esm_batch_tokens, embedder.cfg.dnabert_batch_tokens
+
+
 def _death(exitcode: int) -> str:
     if exitcode < 0:
         name = signal.Signals(-exitcode).name
@@ -236,7 +245,7 @@ def serve(cfg: WorkerConfig, index: int, tasks, results, log_level: int) -> None
         with stop_on_signals():
             t0 = time.perf_counter()
             embedder, classifier = load_models(cfg)
-            results.put(("ready", index, time.perf_counter() - t0))
+            results.put(("ready", index, time.perf_counter() - t0, engine_batch_tokens(embedder)))
             report = UnitCallbacks(lambda n: results.put(("batch", index, n)),
                                    lambda plan, _sec: results.put(("unit", index, plan.frames)))
             t0 = time.perf_counter()

@@ -13,6 +13,12 @@ SEQUENCES_HEADER = ("seq_id\tlength\tn_chunks\tn_chunks_with_frames\tn_viral_chu
                     "max_virus_score\tmean_virus_score\tverdict\n")
 REGIONS_HEADER = "seq_id\tregion\tstart\tend\tlength\tn_chunks\tn_viral_chunks\tmean_virus_score\n"
 VIRAL_FILES = ("viral.fa", "viral.fq", "viral_R1.fa", "viral_R1.fq", "viral_R2.fa", "viral_R2.fq")  # by kind and mate
+INDEX_PARTS = "parts"  # extract's embeddings/index.json: its list of per-unit files (a "shard" is a cluster job)
+
+
+def index_parts(index: dict) -> list[dict]:
+    """The per-unit files an extract index lists (`parts`; `shards` in indexes of earlier versions)."""
+    return index[INDEX_PARTS] if INDEX_PARTS in index else index["shards"]
 
 
 @dataclass(frozen=True)

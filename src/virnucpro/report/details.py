@@ -22,7 +22,8 @@ def used_parameters(info: dict) -> dict[str, str]:
     """Each parameter as used: a requested `0`/`auto` shown with the value the run resolved (`auto -> fp16`)."""
     params = dict(info.get("parameters") or {})
     resolved = {"unit_frames": (info.get("plan") or {}).get("unit_frames"), "precision": info.get("precision"),
-                "device_type": info.get("device")}
+                "device_type": info.get("device"), "esm_batch_tokens": _per_device(info, "esm_batch_tokens"),
+                "dnabert_batch_tokens": _per_device(info, "dnabert_batch_tokens")}
     shown = {}
     for key, value in params.items():
         used = resolved.get(key)
@@ -31,6 +32,16 @@ def used_parameters(info: dict) -> dict[str, str]:
         else:
             shown[key] = cell(value)
     return shown
+
+
+def _per_device(info: dict, key: str):
+    """A value each device recorded (a merge: each shard's devices), once if they agree, else all of them."""
+    shards = [s for s in info.get("merged_from") or [] if isinstance(s, dict)]
+    devices = list(info.get("devices") or []) + [d for s in shards for d in s.get("devices") or []]
+    values = list(dict.fromkeys(d.get(key) for d in devices if isinstance(d, dict) and d.get(key) is not None))
+    if len(values) <= 1:
+        return values[0] if values else None
+    return " / ".join(cell(v) for v in values)
 
 
 def used_cuda(info: dict) -> bool:

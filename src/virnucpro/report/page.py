@@ -121,7 +121,7 @@ def _glance(info: dict, figs: aggregate.RunFigures) -> str:
     return (f'<section id="glance"><h2>At a glance</h2><p class="note" id="run-date">Run {escape(details.run_dates(info))}'
             f'.</p><div class="cards">{cells}</div><p class="note" id="card-help">{helps}.</p>'
             f'<p class="mix">{mix} {verdict_legend()}</p>{_short_note(figs)}{_sequence_files(c)}<p class="note">'
-            f'{c.get("empty_records_skipped", 0):,} empty record(s) skipped; {c.get("bases", 0):,} bp; device '
+            f'{_empty_skipped(c.get("empty_records_skipped", 0))}; {c.get("bases", 0):,} bp; device '
             f'{escape(details.cell(info.get("device")))}, {escape(details.cell(info.get("precision")))}; '
             f'{total:,.1f} s in all.</p></section>')
 
@@ -140,10 +140,17 @@ def _sequence_files(counts: dict) -> str:
 def _short_note(figs: aggregate.RunFigures) -> str:
     """How many sequences with frames are far shorter than the chunk size (their calls rest on a few residues)."""
     total = sum(figs.short.values())
+    if not total:
+        return (f'<p class="note" id="short-count">No sequence with frames is shorter than {figs.short_bp:,} bp (a tenth '
+                'of the chunk size).</p>')
     by = ", ".join(f"{n:,} called {k.replace('_', ' ')}" for k, n in sorted(figs.short.items()))
     return (f'<p class="note" id="short-count">{total:,} sequence(s) with frames are shorter than {figs.short_bp:,} bp '
             f'(a tenth of the chunk size){": " + by if by else ""}; their calls rest on a few residues and are marked '
             f'<span class="short">short</span> in the tables. The verdicts keep the original\'s rule.</p>')
+
+
+def _empty_skipped(n: int) -> str:
+    return f"{n:,} empty record(s) skipped" if n else "No empty records"
 
 
 def _share(val: int, n: int) -> str:
@@ -152,6 +159,9 @@ def _share(val: int, n: int) -> str:
 
 
 def _figures(figs: aggregate.RunFigures) -> str:
+    if not figs.frames:  # empty axes (and a colour key from 1 to 0) say less than a sentence
+        return ('<section id="figures"><h2>Scores</h2><p class="note">No frame was kept (no chunk has a stop-free frame '
+                'of whole codons, or the input is empty), so there are no scores to draw.</p></section>')
     e = aggregate.SCORE_EDGES.tolist()
     score_colors = [VERDICT_COLORS["virus"] if a >= 0.5 else VERDICT_COLORS["others"] for a in e[:-1]]
     frames = svg.histogram(e, figs.frame_scores.tolist(), "frame virus score (score2)", "frames", score_colors,
@@ -179,11 +189,13 @@ def _top_table(figs: aggregate.RunFigures) -> str:
     head = "".join(f'<th data-type="{"text" if k in ("seq_id", "verdict") else "num"}">{escape(k)}</th>'
                    for k in aggregate.SEQUENCE_COLUMNS)
     rows = "".join(_top_row(r, figs.short_bp) for r in figs.top)
-    empty = "" if figs.top else f'<tr><td colspan="{len(aggregate.SEQUENCE_COLUMNS)}">no sequence kept a frame</td></tr>'
+    if not figs.top:  # a sentence, not "the 0 sequences" above an empty table
+        return ('<section id="top"><h2>Top-scoring sequences</h2><p class="note">None: no sequence kept a frame, so '
+                'none has a virus score (sequences.tsv calls them no_frames).</p></section>')
     return (f'<section id="top"><h2>Top-scoring sequences</h2><p class="note">The {len(figs.top)} sequences with the '
             f'highest best-frame virus score (all of them are in sequences.tsv); click a column to sort. '
             f'<span class="short">short</span>: under {figs.short_bp:,} bp.</p>'
-            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}{empty}</tbody></table></section>')
+            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
 
 
 def _top_row(row: tuple, short_bp: int) -> str:

@@ -14,6 +14,7 @@ from virnucpro.shown import shown_html as escape  # controls and bidi overrides 
 
 W, H = 600, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 46
+BAND = 16  # extra top margin of the charts that carry a legend or a label above the plot area
 RAMP = ("#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # heatmap: few -> many (log scale)
 
 
@@ -27,12 +28,13 @@ class Frame:
     y1: float
     width: int = W
     height: int = H
+    top: int = TOP  # margin above the plot area (a taller one holds a legend or a label clear of the data)
 
     def x(self, v: float) -> float:
         return LEFT + (v - self.x0) / (self.x1 - self.x0 or 1) * (self.width - LEFT - RIGHT)
 
     def y(self, v: float) -> float:
-        return self.height - BOTTOM - (v - self.y0) / (self.y1 - self.y0 or 1) * (self.height - TOP - BOTTOM)
+        return self.height - BOTTOM - (v - self.y0) / (self.y1 - self.y0 or 1) * (self.height - self.top - BOTTOM)
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -81,21 +83,22 @@ def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str,
     ys = [y for v in series.values() for y in v[1] if y == y] or [0, 1]  # NaN-free
     lo, hi = min(ys), max(ys)
     pad = (hi - lo) * 0.05 or 0.05
-    f = Frame(min(xs), max(max(xs), min(xs) + 1), lo - pad, hi + pad)
-    marks, legend = [], []
+    f = Frame(min(xs), max(max(xs), min(xs) + 1), lo - pad, hi + pad, height=H + BAND, top=TOP + BAND)
+    marks, legend = [], []  # legend in the band above the plot, the mark's label under it: both clear of the curves
     for k, (name, (px, py, col)) in enumerate(series.items()):
         pts = [(x, y) for x, y in zip(px, py) if y == y]
         path = " ".join(f"{f.x(x):.1f},{f.y(y):.1f}" for x, y in pts)
         marks.append(f'<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.8"/>')
         marks += [f'<circle cx="{f.x(x):.1f}" cy="{f.y(y):.1f}" r="2" fill="{col}"><title>{escape(name)} at {x:g}: '
                   f'{y:.4g}</title></circle>' for x, y in pts]
-        legend.append(f'<rect x="{LEFT + 10 + 130 * k}" y="{TOP - 10}" width="10" height="3" fill="{col}"/>'
-                      f'<text x="{LEFT + 24 + 130 * k}" y="{TOP - 5}" class="small">{escape(name)}</text>')
+        legend.append(f'<rect x="{LEFT + 10 + 130 * k}" y="4" width="10" height="3" fill="{col}"/>'
+                      f'<text x="{LEFT + 24 + 130 * k}" y="9" class="small">{escape(name)}</text>')
     if mark is not None:
         x = f.x(mark[0])
+        anchor = "end" if x > f.width - RIGHT - 60 else "start" if x < LEFT + 60 else "middle"
         marks.append(f'<g class="mark"><line x1="{x:.1f}" x2="{x:.1f}" y1="{f.y(f.y1):.1f}" y2="{f.y(f.y0):.1f}" '
-                     f'stroke="#555" stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{f.y(f.y1) + 12:.1f}" '
-                     f'class="label">{escape(mark[1])}</text></g>')
+                     f'stroke="#555" stroke-dasharray="4 3"/><text x="{x:.1f}" y="{f.top - 4}" '
+                     f'text-anchor="{anchor}" class="label">{escape(mark[1])}</text></g>')
     return _svg(f, title, marks, legend, _x_axis(f, nice_ticks(f.x0, f.x1), x_label),
                 _y_axis(f, nice_ticks(f.y0, f.y1), y_label, lambda v: f"{v:g}"))
 
@@ -103,7 +106,7 @@ def lines(series: dict[str, tuple[list[float], list[float], str]], x_label: str,
 def heatmap(x_edges: list[float], y_edges: list[float], grid: list[list[int]], x_label: str, y_label: str,
             title: str, log_x: bool = True) -> str:
     """Counts `grid[i][j]` of x bin i and y bin j as coloured cells (colour ~ log count); x edges in log10."""
-    f = Frame(x_edges[0], x_edges[-1], y_edges[0], y_edges[-1])
+    f = Frame(x_edges[0], x_edges[-1], y_edges[0], y_edges[-1], height=H + BAND, top=TOP + BAND)  # key in the band
     top = max((c for row in grid for c in row), default=0)
     cells = []
     for i, row in enumerate(grid):
@@ -181,16 +184,17 @@ def _y_axis(f: Frame, ticks: list[float], label: str, fmt=fmt_count) -> str:
     marks = "".join(f'<line x1="{LEFT - 4}" x2="{f.width - RIGHT}" y1="{f.y(t):.1f}" y2="{f.y(t):.1f}" '
                     f'stroke="#ddd"/><text x="{LEFT - 7}" y="{f.y(t) + 4:.1f}" text-anchor="end">{fmt(t)}</text>'
                     for t in ticks if f.y0 - 1e-9 <= t <= f.y1 + 1e-9)
-    mid = (TOP + f.height - BOTTOM) / 2
-    return (f'{marks}<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{f.y(f.y0):.1f}" stroke="#333"/>'
+    mid = (f.top + f.height - BOTTOM) / 2
+    return (f'{marks}<line x1="{LEFT}" x2="{LEFT}" y1="{f.top}" y2="{f.y(f.y0):.1f}" stroke="#333"/>'
             f'<text transform="translate(14 {mid:.0f}) rotate(-90)" text-anchor="middle" class="label">'
             f'{escape(label)}</text>')
 
 
 def _legend(f: Frame, top: int) -> str:
-    """The colour key of a heatmap: the ramp's boxes from 1 to `top` sequences (log scale), readable size."""
+    """The colour key of a heatmap: the ramp's boxes from 1 to `top` sequences (log scale), readable size, in
+    the band above the plot area (never over a cell)."""
     box_w, box_h = 22, 12
-    x, y = f.width - RIGHT - len(RAMP) * box_w - 96, 1
+    x, y = f.width - RIGHT - len(RAMP) * box_w - 96, 6
     boxes = "".join(f'<rect x="{x + 30 + k * box_w}" y="{y}" width="{box_w}" height="{box_h}" fill="{c}" '
                     f'stroke="#999" stroke-width="0.5"/>' for k, c in enumerate(RAMP))
     return (f'<g class="heat-key"><text x="{x + 26}" y="{y + 11}" text-anchor="end" class="label">1</text>{boxes}'

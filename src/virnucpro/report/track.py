@@ -149,16 +149,19 @@ def section(figs: RegionFigures | None) -> str:
     if figs is None:
         return ('<section id="regions"><h2>Viral regions</h2><p class="note">This run has no regions.tsv (made '
                 'before regions): rerun predict to get them.</p></section>')
+    if not figs.regions:  # a sentence, not "the 0 longest regions" above an empty table
+        return ('<section id="regions"><h2>Viral regions</h2><p class="note">No viral regions in this run: no sequence '
+                'has a viral stretch as long as the minimum region length (regions.tsv holds its header only).</p>'
+                '</section>')
     tracks = "".join(f'<figure><figcaption><b>{escape(_short(t.seq_id))}</b> {t.length:,} bp, {len(t.regions)} '
                      f'region(s) shaded; dashed: score 0.5.</figcaption>{track_svg(t)}</figure>' for t in figs.tracks)
     head = "".join(f'<th data-type="{"text" if k == "seq_id" else "num"}">{escape(k)}</th>' for k in REGION_COLUMNS)
     rows = "".join("<tr>" + "".join(f"<td>{escape(_short(x))}</td>" for x in r) + "</tr>" for r in figs.top)
-    empty = "" if figs.top else f'<tr><td colspan="{len(REGION_COLUMNS)}">no viral region</td></tr>'
     return (f'<section id="regions"><h2>Viral regions</h2><p class="note">{figs.regions:,} region(s) in '
             f'{figs.sequences_with_regions:,} sequence(s) (all of them are in regions.tsv). Tracks: the '
             f'{len(figs.tracks)} longest sequences with regions, each chunk\'s best virus score along the sequence.'
             f'</p>{tracks}<p class="note">The {len(figs.top)} longest regions; click a column to sort.</p>'
-            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}{empty}</tbody></table></section>')
+            f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>')
 
 
 def _short(text: str, n: int = 60) -> str:

@@ -14,6 +14,7 @@ import shlex
 from virnucpro.errors import InputError
 
 MODEL_KEYS = ("dnabert", "esm", "classifier")
+WORKFLOW_ENV = "VIRNUCPRO_WORKFLOW"  # =1 for shard jobs: their log leaves the merge to the workflow (assemble)
 CONTROL = {chr(c) for c in (*range(0x20), 0x7F)}
 
 
@@ -60,11 +61,16 @@ def shard_command(reads: list[str], paired: bool, out: str, shard: str, shards: 
     args = ["virnucpro", "predict", *map(path_word, reads), *(["--paired"] if paired else []), "-o", path_word(out),
             "--shard", f"{shard}/{shards}", "--device", device, "--threads", str(threads), "--offline",
             *model_args(config, chunk_size), *words(str(config.get("extra_args") or "")), "-q"]
-    return join(args)
+    return f"{WORKFLOW_ENV}=1 " + join(args)  # the shard's log then leaves the merge to the workflow
 
 
 def merge_command(shard_dirs: list[str], out: str) -> str:
     return join(["virnucpro", "merge", *map(path_word, shard_dirs), "-o", path_word(out), "--force", "-q"])
+
+
+def full_log_note(out: str) -> str:
+    """The line a job appends to its (errors-only) Snakemake log on success: where its full log is."""
+    return join(["echo", "done; the full log of this job:", f"{path_word(out)}/virnucpro.log"])
 
 
 def check_pattern_safe(what: str, path: str) -> None:

@@ -125,3 +125,12 @@ def wait_for(pred, timeout: float = 120) -> None:
     while not pred():
         assert time.time() < deadline, "timed out"
         time.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
+def _virnucpro_log_reaches_caplog(monkeypatch):
+    """An in-process CLI call turns the virnucpro logger's propagation off (its own handlers print); a later test
+    that reads `caplog` would then see nothing. Each test starts with it on (a CLI call turns it off again)."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("virnucpro"), "propagate", True)

@@ -51,6 +51,9 @@ def run(cfg: MergeConfig) -> dict:
     check_inputs_survive(out, shard_dirs, out.everything_written(), "shard directory")
     shards, plans = read_shards(shard_dirs)
     info = _merged_info(shards)
+    if cfg.sequences and not info["parameters"].get("sequences"):
+        log.warning("the shards were run with --no-sequences: the merged run has the tables only (no viral.fa, "
+                    "regions.fa or regions.gff3); rerun the shards without it to get them")
     info["parameters"]["sequences"] = bool(info["parameters"].get("sequences")) and cfg.sequences
     _check_region_length(info, cfg.min_region_length)
     with held_directory(out, "predict") as session, stop_on_signals():

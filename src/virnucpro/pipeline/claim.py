@@ -10,6 +10,7 @@ with the same parameters, models and input; `--force` removes everything a run w
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -85,30 +86,33 @@ def output_checksums(out: OutputPaths) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in [*out.tables(), *(q for q in out.sequence_outputs() if q.is_file())]}
 
 
-def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> None:
-    """Make `out` this run's directory (writes run_info.json with status 'running').
+def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False, keep: tuple[Path, ...] = ()) -> None:
+    """Make `out` this run's directory (writes run_info.json with status 'running'). `keep`: files of this run
+    already in it (its spooled inputs), never wiped.
 
     Raises:
         ResumeError: the directory holds another run that must not be overwritten without --force.
+        InputError: a directory stands where the run writes a file.
     """
     remove_stale_temporaries(out)
+    check_no_foreign_directories(out)
     if not force:  # --force unlinks them (wipe); otherwise refused before the directory is claimed
         for folder in (out.units, out.embeddings):
             check_not_link(folder)
     old = read_info(out.run_info)
     if force:
-        wipe(out)
+        wipe(out, keep)
     elif old is not None and old.get("status") == "complete":
         if not same_finished_run(old, info):
             check_resumable(old, info, out.root, complete=True)
-        wipe(out)  # same run, damaged tables (already_complete said so): compute again
+        wipe(out, keep)  # same run, damaged tables (already_complete said so): compute again
     elif old is not None:
         if committed_units(out.units):
             check_resumable(old, info, out.root)
             log.info("continuing the unfinished run in %s", out.root)
         else:
             log.info("the earlier run in %s committed no work: starting over", out.root)
-            wipe(out)
+            wipe(out, keep)
     elif any(p.exists() for p in (*out.tables(), out.units)):
         raise ResumeError(f"{out.root} holds results but no readable run_info.json: pass --force to start over, or "
                           "use another -o/--output-dir")
@@ -117,11 +121,30 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False) -> No
     write_info(out.run_info, info)
 
 
-def wipe(out: OutputPaths) -> None:
+def wipe(out: OutputPaths, keep: tuple[Path, ...] = ()) -> None:
     """Remove everything an earlier run wrote (only virnucpro's own files; other files stay); a link among them is
-    unlinked itself, never followed out of the directory."""
+    unlinked itself, never followed out of the directory. `keep`: this run's own files already there (its spooled
+    inputs, read from the directory after the claim)."""
+    check_no_foreign_directories(out)
+    kept = {os.path.abspath(p) for p in keep}
     for p in out.everything_written():
-        remove_entry(p)
+        if os.path.abspath(p) not in kept:
+            remove_entry(p)
+
+
+def check_no_foreign_directories(out: OutputPaths) -> None:
+    """Where virnucpro writes a file there is no directory (a user's folder at `viral.fa` is never removed).
+
+    Raises:
+        InputError: naming the directory and the fix.
+    """
+    from virnucpro.errors import InputError
+
+    ours = {out.units, out.embeddings}
+    for p in out.everything_written():
+        if p not in ours and p.is_dir() and not p.is_symlink():
+            raise InputError(f"{str(p)!r} is a directory where virnucpro writes a file: move it out of "
+                             f"{str(out.root)!r}, or use another -o/--output-dir")
 
 
 def remove_stale_temporaries(out: OutputPaths) -> None:

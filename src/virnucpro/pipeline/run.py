@@ -92,7 +92,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
         workers = [replace(w, frames=info["counts"]["frames"]) for w in workers]  # --compile auto: small runs eager
         clock.lap("scan")
         earlier = earlier_fast_mode(out, cfg.force)
-        claim(out, info, cfg.force, cfg.resume)
+        claim(out, info, cfg.force, cfg.resume, keep=tuple(Path(s.path) for s in inputs.sources if s.spooled))
         session.claimed = True
         with run_log(out.log, info), progress_bar("embedding frames", "frames", total=info["counts"]["frames"],
                                                   enabled=cfg.progress) as bar:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from virnucpro.errors import IntegrityError
 from virnucpro.io.fasta_out import format_wrapped
 from virnucpro.io.source_records import SourceRecord
 
@@ -31,8 +30,8 @@ def format_record(r: SourceRecord) -> str:
 def viral_records(stored: Iterator[tuple[str, SourceRecord]], paired: bool) -> Iterator[SourceRecord]:
     """The records the viral files hold, in input order, from the stored (verdict, record) stream.
 
-    Raises:
-        IntegrityError: a `virus` mate whose partner was not stored (the slices are incomplete).
+    With mates, a `virus` mate whose partner was an empty record (skipped by the run, so never stored: reads
+    trimmed to nothing) is written with an empty partner named `ID/1` or `ID/2`, so the two files stay in step.
     """
     if not paired:
         yield from (r for verdict, r in stored if verdict == "virus")
@@ -45,17 +44,22 @@ def viral_records(stored: Iterator[tuple[str, SourceRecord]], paired: bool) -> I
                 yield r
             pending = None
             continue
-        _lone(pending)
+        yield from _with_empty_partner(pending)
         pending = (verdict, r) if r.mate == 1 else None
         if pending is None:
-            _lone((verdict, r))
-    _lone(pending)
+            yield from _with_empty_partner((verdict, r))
+    yield from _with_empty_partner(pending)
 
 
-def _lone(stored: tuple[str, SourceRecord] | None) -> None:
-    if stored is not None and stored[0] == "virus":
-        raise IntegrityError(f"the mate of {stored[1].run_id!r} is missing from the stored sequences: rerun with "
-                             "--force")
+def _with_empty_partner(stored: tuple[str, SourceRecord] | None) -> Iterator[SourceRecord]:
+    """A lone `virus` mate and its empty partner, mate 1 first; nothing for a lone mate of another verdict."""
+    if stored is None or stored[0] != "virus":
+        return
+    r = stored[1]
+    other = 3 - r.mate
+    partner = r._replace(run_id=r.run_id[:-1] + str(other), header=r.run_id[:-1] + str(other), seq="", qual="",
+                         mate=other, reverse=False)
+    yield from ((r, partner) if r.mate == 1 else (partner, r))
 
 
 def write_viral(records: Iterator[SourceRecord], files: dict[str, IO[str]]) -> dict[str, int]:

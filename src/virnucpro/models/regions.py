@@ -174,3 +174,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of every run of True in a bool vector."""
     edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))  # alternating run starts and stops
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def region_model(parameters: dict) -> RegionModel:
+    """The region rule of a run, from its recorded parameters (runs before regions: the default length)."""
+    return RegionModel(min_length=int(parameters.get("min_region_length", DEFAULT_MIN_REGION_LENGTH)))

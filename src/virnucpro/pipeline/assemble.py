@@ -18,7 +18,7 @@ from virnucpro.pipeline.run_info import mark_complete, write_info
 from virnucpro.pipeline.shards import plan_to_json
 from virnucpro.pipeline.workunits import UnitPlan, assemble, damaged_units, unit_path
 from virnucpro.writers.sequences import Source, slice_shard, write_sequence_files
-from virnucpro.models.regions import DEFAULT_MIN_REGION_LENGTH, RegionModel
+from virnucpro.models.regions import region_model
 from virnucpro.report.page import write_report
 from virnucpro.stopwatch import Clock
 
@@ -151,11 +151,6 @@ def check_rows(rows: dict, counts: dict, plans: list[UnitPlan]) -> None:
     if got != want or sum(p.frames for p in plans) != counts["frames"]:
         raise IntegrityError(f"the assembled tables do not account for the input (rows {got}, expected {want}): the "
                              "input changed during the run? rerun with --force")
-
-
-def region_model(parameters: dict) -> RegionModel:
-    """The region rule of a run, from its recorded parameters (runs before regions: the default length)."""
-    return RegionModel(min_length=int(parameters.get("min_region_length", DEFAULT_MIN_REGION_LENGTH)))
 
 
 def check_regions(found: RegionCounts, rows: dict) -> None:

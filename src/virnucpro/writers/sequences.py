@@ -110,6 +110,6 @@ def _check(stored_virus: int, virus: int, written: int, regions: int) -> None:
 
 
 def _min_length(info: dict) -> int:
-    from virnucpro.pipeline.assemble import region_model
+    from virnucpro.models.regions import region_model
 
     return region_model(info["parameters"]).min_length

@@ -175,7 +175,7 @@ def _figures(figs: aggregate.RunFigures) -> str:
     scatter = svg.heatmap(aggregate.LOG_LENGTH_EDGES[lo:hi + 1].tolist(), aggregate.BEST_SCORE_EDGES.tolist(), grid,
                           "sequence length (bp)", "best frame virus score", "Length against best virus score")
     return ('<section id="figures"><h2>Scores</h2><div class="grid">'
-            f'{_figure(frames, "Frame virus scores", f"{figs.frames:,} frames; red: called virus (score2 >= 0.5).")}'
+            f'{_figure(frames, "Frame virus scores", f"{figs.frames:,} frames; red: called virus (score2 > score1, i.e. above 0.5; a tie is others).")}'
             f'{_figure(fractions, "Viral fraction per sequence", "Sequences with at least one frame; the verdict is virus from 0.5.")}'
             f'{_figure(scatter, "Length against best virus score", "Sequences with frames, binned; colour: count (log scale).")}'
             '</div></section>')

@@ -85,3 +85,10 @@ def test_merging_shards_run_without_sequences_says_so(tmp_path, run_cli, model_a
     assert code == 0, err
     assert "run with --no-sequences" in err
     assert json.loads((tmp_path / "m" / "run_info.json").read_text())["parameters"]["sequences"] is False
+
+
+def test_a_mistyped_input_is_said_before_any_model_is_looked_up(tmp_path, run_cli):
+    code, _, err = run_cli("predict", tmp_path / "nope.fa", "-o", tmp_path / "o", "--offline", "--model-dir",
+                           tmp_path / "empty_models")
+    assert code == 2 and "does not exist" in one_error_line(err)
+    assert not (tmp_path / "o").exists()

@@ -88,6 +88,10 @@ def check_inputs(inputs: list[str], paired: bool) -> None:
     if paired and len(inputs) > 2:
         raise InputError(f"--paired takes two mate files (R1 R2) or one interleaved file, not {len(inputs)}: run "
                          "each pair separately")
+    from virnucpro.io.seqio import check_input_path
+
+    for given in inputs:  # a mistyped path is said before any model is looked up (or downloaded)
+        check_input_path(given)
 
 
 def worker_configs(cfg, r: Resolved, out: OutputPaths) -> list[WorkerConfig]:

@@ -76,6 +76,7 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
     check_output_dir(out.root)
     check_inputs_survive(out, cfg.inputs, out.everything_written())
     r = resolve(cfg, preloaded)
+    clock.lap("resolve_models")  # model files looked up, checked and (the first time) hashed
     with held_directory(out, "extract" if cfg.extract else "predict") as session, stop_on_signals():
         inputs = InputSet([session.open_input(given, k) for k, given in enumerate(cfg.inputs)], cfg.chunk_size,
                           r.threads, cfg.paired)

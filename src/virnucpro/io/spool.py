@@ -100,10 +100,8 @@ def _with_path(exc: OSError, path) -> OSError:
 
 
 def _write(fh, block: bytes, target: Path) -> None:
-    try:
-        fh.write(block)
-    except OSError as exc:  # a full disk: the message names the spool's path
-        raise OSError(exc.errno, exc.strerror, str(target)) from None
+    """One block into the spool; a full disk's error names the spool's path."""
+    _named(fh.write, block, target)
 
 
 def check_start(head: bytes, given: str) -> None:

@@ -124,8 +124,8 @@ def claim(out: OutputPaths, info: dict, force: bool, resume: bool = False, keep:
 def wipe(out: OutputPaths, keep: tuple[Path, ...] = ()) -> None:
     """Remove everything an earlier run wrote (only virnucpro's own files; other files stay); a link among them is
     unlinked itself, never followed out of the directory. `keep`: this run's own files already there (its spooled
-    inputs, read from the directory after the claim)."""
-    check_no_foreign_directories(out)
+    inputs, read from the directory after the claim). Its only caller, `claim`, has refused directories at file
+    names (`check_no_foreign_directories`) before any of this."""
     kept = {os.path.abspath(p) for p in keep}
     for p in out.everything_written():
         if os.path.abspath(p) not in kept:

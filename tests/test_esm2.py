@@ -138,3 +138,31 @@ def _check_renamed_checkpoint(path) -> None:
               else k): v for k, v in state.items()}
     save_file(state, str(path / "model.safetensors"))
     assert sum(k.endswith("inv_freq") for k in state) == 1 and any(k.endswith(".gamma") for k in state)
+
+
+def test_cpu_rotary_tables_are_the_rounded_libm_values_whatever_the_threads():
+    """On the CPU, cos/sin come from one table of float64 libm values rounded once: MKL's vector cos gave the same
+    angles other last bits from call to call on a loaded machine (a subprocess run's first unit then differed
+    from an in-process run's). Within 1 ulp of torch's fp32 cos/sin, identical from every thread."""
+    import math
+    import threading
+
+    from virnucpro.models.esm2 import rotary_tables
+
+    inv_freq = 1.0 / 10000 ** (torch.arange(0, 128, 2).float() / 128)  # ESM-2 3B's head dim
+    pos = torch.cat([torch.arange(n) for n in (1026, 3, 700, 168)])  # (T,)
+    cos, sin = rotary_tables(inv_freq, pos)  # (T, 1, 64)
+    angles = pos.float()[:, None] * inv_freq[None, :]
+    for t, j in [(0, 0), (1025, 0), (1025, 63), (1500, 7), (len(pos) - 1, 31)]:
+        a = float(angles[t, j])
+        assert cos[t, 0, j].item() == float(torch.tensor(math.cos(a), dtype=torch.float64).float())
+        assert sin[t, 0, j].item() == float(torch.tensor(math.sin(a), dtype=torch.float64).float())
+    ulp = torch.finfo(torch.float32).eps
+    assert (cos[:, 0] - angles.cos()).abs().max() <= ulp and (sin[:, 0] - angles.sin()).abs().max() <= ulp
+    seen = []
+    workers = [threading.Thread(target=lambda: seen.append(rotary_tables(inv_freq, pos))) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(seen) == 4 and all(torch.equal(c, cos) and torch.equal(s, sin) for c, s in seen)

@@ -126,9 +126,33 @@ def rotary_tables(inv_freq: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tens
     """Half tables cos, sin (T, 1, Dh/2) in fp32 for per-sequence positions `pos` (T,).
 
     fair-esm uses emb = cat(freqs, freqs); both halves are equal, so half tables suffice.
+    On the CPU the values are gathered from `exact_cpu_tables`: torch's CPU cos/sin (MKL's vector math) gave
+    the same input different last bits from one call to the next (seen in a run's first unit on a loaded
+    machine), and a run's bytes must not depend on the machine's load.
     """
+    if pos.device.type == "cpu":
+        cos, sin = exact_cpu_tables(tuple(inv_freq.float().tolist()), int(pos.max()) + 1 if pos.numel() else 1)
+        return cos[pos][:, None, :], sin[pos][:, None, :]
     freqs = pos.float()[:, None] * inv_freq.float()[None, :]  # (T, Dh/2)
     return freqs.cos()[:, None, :], freqs.sin()[:, None, :]
+
+
+def exact_cpu_tables(inv_freq: tuple[float, ...], positions: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (P, Dh/2) fp32 of the fp32 angles pos * inv_freq for pos < P (at least `positions`), each
+    the float64 libm value rounded once: the same bits on every call, thread count and load."""
+    size = 1 << max(10, (positions - 1).bit_length())  # a few sizes per process: ESM-2 has 1,026 positions
+    return _exact_tables(inv_freq, size)
+
+
+@functools.lru_cache(maxsize=8)
+def _exact_tables(inv_freq: tuple[float, ...], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    import math
+
+    angles = torch.arange(size).float()[:, None] * torch.tensor(inv_freq)[None, :]  # (P, Dh/2) fp32, as on a GPU
+    values = angles.flatten().tolist()
+    cos = torch.tensor([math.cos(a) for a in values], dtype=torch.float64).float().view(angles.shape)
+    sin = torch.tensor([math.sin(a) for a in values], dtype=torch.float64).float().view(angles.shape)
+    return cos, sin
 
 
 def attention_kernel(cfg: ESM2Config, x: torch.Tensor, requested: str = "auto", caps: DeviceCaps | None = None) -> str:

@@ -59,6 +59,21 @@ def test_out_of_memory_splits_batches_and_keeps_results(tiny_models):
     assert (got - want).abs().max() <= 1e-5
 
 
+def test_a_split_for_memory_is_said_once_as_a_warning(tiny_models, caplog):
+    """A split batch is padded differently, so its scores can differ in the last digits from a run with the memory:
+    the run says so (once, as a warning; the later splits at debug)."""
+    import logging
+
+    dna, tok = load_dnabert(tiny_models.dnabert_dir)
+    e = Embedder(dna, tok, load_esm(tiny_models.esm_dir), EngineConfig(esm_batch_tokens=10_000))
+    prots = [[0] + [5] * n + [2] for n in range(1, 20)]
+    with caplog.at_level(logging.DEBUG, logger="virnucpro"):
+        e.encode(_OomAbove(e.esm, limit=4), prots, [str(i) for i in range(len(prots))], 10_000)
+    said = [r for r in caplog.records if "split" in r.getMessage()]
+    assert said[0].levelno == logging.WARNING and "last digits" in said[0].getMessage()
+    assert len(said) > 1 and all(r.levelno == logging.DEBUG for r in said[1:])
+
+
 def test_out_of_memory_on_one_sequence_is_exit_4(tiny_models):
     import pytest
 

@@ -171,6 +171,7 @@ class Embedder:
             self.esm.compile_blocks()
         self.tokenizer = dna_tokenizer
         self.timeline: list | None = None  # a list: (start, end) CUDA events of every batch (the benchmark's GPU-idle)
+        self.split_said = False  # a batch split for memory has been said (once per process)
 
     def _use_compile_cache(self):
         from virnucpro.engine.compile_cache import use_compile_cache
@@ -253,6 +254,17 @@ class Embedder:
         return (f"sequence {frame!r} ({n_tokens} tokens) does not fit in GPU memory even alone: use a GPU with more "
                 "memory, or lower --batch-tokens")
 
+    def _say_split(self, n: int) -> None:
+        """A split changes the batch's padding, hence the order of float sums: said once per process, at warning."""
+        if not self.split_said:
+            self.split_said = True
+            log.warning("a batch of %d frames did not fit in %s memory and was split in half (more splits are logged "
+                        "with -v): the scores of split batches can differ in their last digits from a run that had the "
+                        "memory (padding changes the order of float sums); everything is still computed",
+                        n, "host" if self.cfg.device == "cpu" else "GPU")
+        else:
+            log.debug("out of memory on a batch of %d sequences: splitting", n)
+
     def _run_split_on_oom(self, model, tokens, ids, batch: list[int], parts: list, budget: int) -> None:
         try:
             # ESM: a few static shapes for its compiled blocks (dynamic-shape kernels were 6x slower for rotary);
@@ -271,6 +283,6 @@ class Embedder:
             if len(batch) == 1:
                 raise OutOfMemoryError(self._does_not_fit(ids[batch[0]], len(tokens[batch[0]]), exc)) from None
             half = len(batch) // 2
-            log.debug("out of memory on a batch of %d sequences: splitting", len(batch))
+            self._say_split(len(batch))
             self._run_split_on_oom(model, tokens, ids, batch[:half], parts, budget)
             self._run_split_on_oom(model, tokens, ids, batch[half:], parts, budget)

@@ -39,7 +39,13 @@ def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
         return value
 
     parse.__name__ = "integer"  # argparse names the type in its messages
+    parse.bounds = (low, high)  # the help formatter prints the range (flags.DefaultsOnceFormatter)
     return parse
+
+
+def range_text(low: int, high: int) -> str:
+    """A range as help texts print it: `1-100,000` (thousands separated, so large bounds read at a glance)."""
+    return f"{low:,}-{high:,}"
 
 
 def _short(value: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from virnucpro import argtypes as A
 from virnucpro.argtypes import int_in
@@ -117,13 +116,30 @@ def sequence_args(p) -> None:
 
 class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults, nor for a
-    switch that takes no value (`--no-precision-check`: its stored True is no choice the user makes)."""
+    switch that takes no value (`--no-precision-check`: its stored True is no choice the user makes).
+
+    A bounded integer flag (`argtypes.int_in`) also shows its range, unless its help already names it.
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
+        text = with_range(action)
         if "default" in text or action.default in (None, False, 0, argparse.SUPPRESS) or action.nargs == 0:
             return text
-        return super()._get_help_string(action)
+        if "%(default)" in text or not (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def with_range(action: argparse.Action) -> str:
+    """The action's help with `[low-high]` appended when its type is bounded and the help names no upper bound."""
+    text = action.help or ""
+    bounds = getattr(action.type, "bounds", None)
+    if bounds is None or text == argparse.SUPPRESS:
+        return text
+    low, high = bounds
+    if str(high) in text or f"{high:,}" in text:  # the help names the range already
+        return text
+    return f"{text} [{A.range_text(low, high)}]"
 
 
 def subparser(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:  # noqa: A002

@@ -351,3 +351,27 @@ def test_samples_errors_name_the_file_line_after_comments(tmp_path):
     with pytest.raises(InputError) as exc:
         read_samples(tmp_path / "samples.tsv", tmp_path)
     assert "line 6" in str(exc.value) and "missing.fa" in str(exc.value)
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--chunk-size", "400"], "no published classifier for --chunk-size 400"),
+    (["--precision", "fp8", "--device", "cpu"], "fp8"),
+])
+def test_argument_problems_are_said_before_any_model_is_fetched(tmp_path, run_cli, flags, says):
+    """With no model cached and downloads off, a bad argument is named, not the missing models: online, the same
+    order means no 12 GB download before the refusal."""
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", *flags, "--offline",
+                           "--model-dir", tmp_path / "empty_cache")
+    line = _error_line(err)
+    assert code == 2 and says in line and "virnucpro download" not in line, line
+
+
+def test_a_device_torch_does_not_see_is_said_before_any_model_is_fetched(tmp_path, run_cli, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", "--device", "cuda:0",
+                           "--offline", "--model-dir", tmp_path / "empty_cache")
+    line = _error_line(err)
+    assert code == 2 and "cuda:0" in line and "virnucpro download" not in line, line

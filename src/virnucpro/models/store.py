@@ -82,6 +82,7 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
         ModelError: a model is neither local nor obtainable, naming the command that fixes it.
     """
     hub = home / "hub"
+    check_published(refs.classifier, chunk_size)  # before 12 GB of encoders are fetched for nothing
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub, allow_patterns=DNABERT_FILES,
                             offline=offline, in_download_command=in_download_command, flag="--dnabert DIR")
     esm = _resolve_esm(refs, hub, offline, in_download_command)
@@ -116,9 +117,7 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
         if not p.is_file():
             raise ModelError(f"classifier {ref!r} does not exist: check --classifier")
         return p
-    if chunk_size not in (300, 500):
-        raise ModelError(f"no published classifier for --chunk-size {chunk_size} (only 300 and 500): "
-                         "pass --classifier PATH trained for this chunk size")
+    check_published(ref, chunk_size)
     target = home / "classifiers" / f"{chunk_size}_model.pth"
     if target.exists():
         return target
@@ -129,6 +128,17 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
                          f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir), or pass "
                          "a local copy with --classifier FILE")
     return download_classifier(chunk_size, target, in_download_command)
+
+
+def check_published(ref: str | None, chunk_size: int) -> None:
+    """Without --classifier, only 300 and 500 bp have a published classifier.
+
+    Raises:
+        ModelError: naming the chunk size and the flag that fixes it.
+    """
+    if ref is None and chunk_size not in (300, 500):
+        raise ModelError(f"no published classifier for --chunk-size {chunk_size} (only 300 and 500): "
+                         "pass --classifier PATH trained for this chunk size")
 
 
 def classifier_url(chunk_size: int) -> str:

@@ -57,11 +57,11 @@ def resolve(cfg, preloaded=None) -> Resolved:
     check_inputs(cfg.inputs, cfg.paired)
     limit_heap_fragmentation()
     home = home_dir(cfg.model_dir)
-    paths = _model_paths(cfg, home) if preloaded is None else None
-    devices = resolve_devices(parse_devices(cfg.device))
+    devices = resolve_devices(parse_devices(cfg.device))  # before any download: a wrong device costs no 12 GB
     precision = resolve_precision(cfg.precision, devices[0])
     if precision == "fp8":
         check_fp8(devices)
+    paths = _model_paths(cfg, home) if preloaded is None else None
     if paths:
         from virnucpro.models.preflight import check_model_files
 

@@ -375,3 +375,19 @@ def test_a_device_torch_does_not_see_is_said_before_any_model_is_fetched(tmp_pat
                            "--offline", "--model-dir", tmp_path / "empty_cache")
     line = _error_line(err)
     assert code == 2 and "cuda:0" in line and "virnucpro download" not in line, line
+
+
+def test_swapped_encoder_flags_are_named_as_swapped(tmp_path, run_cli, tiny_models):
+    """--dnabert given the ESM-2 directory (and --esm the DNABERT-S one): the error says they were swapped, not that
+    a file is missing and a download would help."""
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", "--dnabert",
+                           tiny_models.esm_dir, "--esm", tiny_models.dnabert_dir, "--classifier",
+                           tiny_models.classifier, "--offline", "--device", "cpu")
+    line = _error_line(err)
+    assert code == 2 and "holds an ESM-2 model" in line and "swapped" in line and "download" not in line, line
+    assert not (tmp_path / "o").exists()
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", "--esm",
+                           tiny_models.dnabert_dir, "--dnabert", tiny_models.dnabert_dir, "--classifier",
+                           tiny_models.classifier, "--offline", "--device", "cpu")
+    line = _error_line(err)
+    assert code == 2 and "holds a DNABERT-S model" in line and "--dnabert" in line, line

@@ -28,6 +28,7 @@ DNABERT_FIELDS = {
     "num_attention_heads": (True, MAX_WIDTH), "vocab_size": (False, MAX_TABLE),
     "intermediate_size": (False, MAX_TABLE), "type_vocab_size": (False, MAX_TABLE),
 }
+KINDS = {"DNABERT-S": ("bert", "--dnabert"), "ESM-2": ("esm", "--esm")}  # what: (config model_type, its flag)
 ESM_MIN_VOCAB = 33  # ids 0..32 of the ESM-1b alphabet (<mask> = 32) must have rows
 
 
@@ -55,7 +56,23 @@ def read_config(path: Path, what: str) -> dict:
         raise ModelError(f"{str(path)!r} is not valid JSON ({str(exc)[:70]}): {fix}") from None
     if not isinstance(c, dict):
         raise ModelError(f"{str(path)!r} holds a JSON {type(c).__name__}, not an object: {fix}")
+    if what in KINDS:
+        check_not_the_other_encoder(c, what, path)
     return c
+
+
+def check_not_the_other_encoder(c: dict, what: str, path: Path) -> None:
+    """A config.json whose `model_type` is the other encoder's: --dnabert and --esm were swapped.
+
+    Raises:
+        ModelError: naming what the directory holds and which flag takes it.
+    """
+    for other, (model_type, flag) in KINDS.items():
+        if other != what and c.get("model_type") == model_type:
+            article = "an" if other[0] in "AEIOU" else "a"
+            raise ModelError(f"{str(Path(path).parent)!r} holds {article} {other} model (config.json model_type "
+                             f"{model_type!r}), not {what}: give it to {flag} and the {what} model to "
+                             f"{KINDS[what][1]} (were the two swapped?)")
 
 
 def checked_ints(c: Mapping, fields: Mapping[str, tuple[bool, int]], where: str) -> dict[str, int]:

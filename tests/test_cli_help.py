@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from virnucpro.argtypes import range_text
 from virnucpro.cli import create_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +49,11 @@ def test_version_names_the_commit_in_a_checkout():
 
 @pytest.mark.parametrize("name,sp,summary", _subparsers(), ids=[n for n, _, _ in _subparsers()])
 def test_every_bounded_number_flag_names_its_range_in_help(name, sp, summary):
-    """A numeric flag's range is in its help (`--threads ... [0-1,000,000]`), not only in the error for a bad value."""
+    """A numeric flag's range is in its help, once and in one form (`--threads ... [0-1,000,000]`), not only in the
+    error for a bad value."""
     formatter = sp._get_formatter()
     bounded = [a for a in sp._actions if getattr(a.type, "bounds", None) and a.help != argparse.SUPPRESS]
     for action in bounded:
         shown = formatter._expand_help(action)  # the text --help prints for this flag
         low, high = action.type.bounds
-        assert str(high) in shown.replace(",", ""), f"{name} {action.option_strings}: no range {low}-{high}: {shown}"
+        assert shown.count(f"[{range_text(low, high)}]") == 1, f"{name} {action.option_strings}: {shown}"

@@ -78,7 +78,7 @@ def test_int_in_names_the_range():
 def test_help_documents_the_chunk_size_range(capsys):
     with pytest.raises(SystemExit):
         cli.create_parser().parse_args(["predict", "--help"])
-    assert "3-100000" in capsys.readouterr().out
+    assert "[3-100,000]" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("info,needle", [

@@ -74,7 +74,7 @@ def add_parser(sub) -> None:
                    help="auto = fp16 on GPU, fp32 on CPU")
     p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per part, i.e. per "
                    "embeddings file and resume unit (0 = from the input: about 32 parts, 8,192-65,536 frames on GPU, "
-                   f"256-4,096 on CPU; at most {A.UNIT_FRAMES[1]})")
+                   "256-4,096 on CPU)")
     p.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="torch.compile the per-token "
                    "blocks (auto: on for CUDA when the run embeds 50,000 frames or more; the kernels are cached "
                    "beside the models)")

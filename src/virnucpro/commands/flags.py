@@ -59,8 +59,8 @@ def input_args(p: argparse.ArgumentParser) -> None:
                    "BAM file, several (read in order, one run), or '-' for stdin")
     p.add_argument("--paired", action="store_true", help="mate pairs: two mate files (R1 R2) or one interleaved file; "
                    "mates share an ID and become ID/1 and ID/2")
-    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp, "
-                   f"{A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]} (300 or 500 select the published classifiers)")
+    p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp "
+                   "(300 or 500 select the published classifiers)")
 
 
 def model_args(p: argparse.ArgumentParser, classifier: bool = True) -> None:

@@ -22,9 +22,10 @@ def add_parser(sub) -> None:
                    "CUDA_VISIBLE_DEVICES; else the CPU), cpu, cuda, cuda:N, or a comma-separated list: one worker per "
                    "entry (cuda:0,cuda:1; cpu,cpu)")
     p.add_argument("--shard", type=flags.shard_arg, default=None, metavar="I/N", help="compute only shard I of N of the "
-                   "run's work units (one cluster job each); `virnucpro merge` joins the shard directories")
+                   f"run's work units (one cluster job each; 1 <= I <= N <= {A.SHARDS[1]:,}); `virnucpro merge` joins "
+                   "the shard directories")
     p.add_argument("--worker-timeout", type=int_in(*A.WORKER_TIMEOUT), default=600, help="seconds a busy device worker "
-                   f"may stay silent before the run stops (a hung GPU), {A.WORKER_TIMEOUT[0]}-{A.WORKER_TIMEOUT[1]}")
+                   "may stay silent before the run stops (a hung GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16", "fp8"], default="auto",
                    help="auto = fp16 on GPU, fp32 on CPU; fp8 (opt-in, GPUs with FP8 tensor cores): ESM-2's linear "
                    "layers as FP8 matrix products, ~1.3x faster on an H200; it first checks itself on ~2,000 "
@@ -32,10 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--no-precision-check", action="store_false", dest="precision_check", help="with --precision "
                    "fp8: skip that check (all four linears in fp8)")
     p.add_argument("--batch-tokens", type=int_in(*A.BATCH_TOKENS), default=None, help="ESM-2 packed tokens per "
-                   f"batch, up to {A.BATCH_TOKENS[1]} (default: from free GPU memory); DNABERT-S uses 4x")
+                   "batch (default: from free GPU memory); DNABERT-S uses 4x")
     p.add_argument("--unit-frames", type=int_in(*A.UNIT_FRAMES), default=0, help="frames per committed work unit "
                    "(resume granularity; 0 = from the input: about 32 units, 8,192-65,536 frames on GPU, 256-4,096 "
-                   f"on CPU; at most {A.UNIT_FRAMES[1]})")
+                   "on CPU)")
     p.add_argument("--keep-intermediate", action="store_true", help="also keep the prepare FASTA files and "
                    "per-frame embeddings (safetensors)")
     p.add_argument("--resume", action="store_true", help="continue an unfinished run (also automatic)")

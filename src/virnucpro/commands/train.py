@@ -247,7 +247,7 @@ def add_parser(sub) -> None:
     p.add_argument("--other", nargs="+", required=True, metavar="FILE", help="non-viral references (host, bacteria), "
                    "same formats")
     p.add_argument("--chunk-size", type=int_in(*A.CHUNK_SIZE), default=500, help="chunk length in bp the classifier "
-                   f"is for, {A.CHUNK_SIZE[0]}-{A.CHUNK_SIZE[1]}")
+                   "is for")
     p.add_argument("-o", "--output-dir", type=A.directory, required=True, help="directory for the classifier and reports")
     flags.model_args(p, classifier=False)
     p.add_argument("--device", type=flags.device_arg, default="auto", help="where the encoders run (the first device "
@@ -255,7 +255,7 @@ def add_parser(sub) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
                    help="encoder precision: auto = fp16 on GPU, fp32 on CPU")
     p.add_argument("--seed", type=int_in(*A.SEED), default=0, help="seed of the split, the initial weights and the "
-                   f"batch order, 0-{A.SEED[1]}")
+                   "batch order")
     p.add_argument("--max-epochs", type=int_in(*A.MAX_EPOCHS), default=200, help="upper bound on epochs (early stopping "
                    "usually ends sooner)")
     p.add_argument("--threads", type=flags.threads_arg, default=0, help="CPU threads; 0 = every core this job may use")

@@ -57,3 +57,16 @@ def test_every_bounded_number_flag_names_its_range_in_help(name, sp, summary):
         shown = formatter._expand_help(action)  # the text --help prints for this flag
         low, high = action.type.bounds
         assert shown.count(f"[{range_text(low, high)}]") == 1, f"{name} {action.option_strings}: {shown}"
+
+
+def test_an_unknown_flag_points_at_its_subcommands_help(capsys):
+    """argparse reports unrecognized arguments from the top-level parser: the hint still names the subcommand."""
+    from virnucpro.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "in.fa", "-o", "out", "--chunksize", "300"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--chunksize" in err and "(see `virnucpro predict --help`)" in err
+    with pytest.raises(SystemExit):
+        main(["predct", "in.fa"])
+    assert "(see `virnucpro --help`)" in capsys.readouterr().err

@@ -42,6 +42,8 @@ def test_one_busy_core_of_two_warns_with_the_faster_count():
     assert "1 of this job's 2 cores are busy" in text and "--threads 1 is faster" in text
     assert busy_warning(2, CpuState(2, 2, 0.0)) is None
     assert faster_threads(4, CpuState(4, 4, 9.0)) == 1  # every core busy: still one thread, never zero
+    text = busy_warning(2, CpuState(2, 2, 5.0))
+    assert "all 2 of this job's cores are busy" in text and "--threads 1 competes least" in text, text
 
 
 def test_more_threads_than_cores_are_bounded_with_a_warning(caplog):

@@ -164,7 +164,8 @@ def test_workflow_refuses_a_predict_directory_even_with_force(tmp_path, run_cli)
     out = tmp_path / "run"
     before = _run_dir(out, "predict")
     code, _, err = run_cli("workflow", out, "--force")
-    assert code == 2 and "virnucpro predict" in one_error_line(err)
+    line = one_error_line(err)
+    assert code == 2 and "virnucpro predict" in line and "use another DIRECTORY" in line and "--output-dir" not in line, line
     assert not (out / "Snakefile").exists() and (out / "run_info.json").read_text() == before
 
 

@@ -391,3 +391,14 @@ def test_swapped_encoder_flags_are_named_as_swapped(tmp_path, run_cli, tiny_mode
                            tiny_models.classifier, "--offline", "--device", "cpu")
     line = _error_line(err)
     assert code == 2 and "holds a DNABERT-S model" in line and "--dnabert" in line, line
+
+
+def test_a_protein_fasta_is_refused_naming_the_records(tmp_path, run_cli, model_args):
+    one = _fasta(tmp_path / "one.fa", ">p1\nMKVLAAGIVGLLLAAQPAMAEEKTWLPSQRR\n")
+    code, _, err = run_cli("predict", one, "-o", tmp_path / "o1", *model_args)
+    line = _error_line(err)
+    assert code == 2 and "looks like protein" in line and "record 1 ('p1')" in line and "1-1" not in line, line
+    two = _fasta(tmp_path / "two.fa", ">p1\nMKVLAAGIVGLLLAAQPAMAEEKTWLPSQRR\n>p2\nMSTRPQWEEKKLLIIVVF\n")
+    code, _, err = run_cli("predict", two, "-o", tmp_path / "o2", *model_args)
+    line = _error_line(err)
+    assert code == 2 and "records 1-2 (first: 'p1')" in line, line

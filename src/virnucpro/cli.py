@@ -16,12 +16,19 @@ COMMANDS = ("prepare", "predict", "merge", "workflow", "report", "check_precisio
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse with usage errors as one line (problem, then where to look), exit code 2."""
+    """argparse with usage errors as one line (problem, then where to look), exit code 2.
+
+    `help_command` names the subcommand whose help to point at when the top-level parser reports an error about
+    that subcommand's arguments (argparse reports unrecognized arguments from the top).
+    """
+
+    help_command: str | None = None
 
     def error(self, message: str):
         from virnucpro.shown import shown
 
-        self.exit(2, f"virnucpro: error: {shown(message)} (see `{self.prog} --help`)\n")
+        where = self.help_command or self.prog
+        self.exit(2, f"virnucpro: error: {shown(message)} (see `{where} --help`)\n")
 
 
 def version_string() -> str:
@@ -57,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # `virnucpro` alone asks what the tool can do: the command list, not an error
         create_parser().print_help()
         return 0
-    args = create_parser().parse_args(argv)
+    parser = create_parser()
+    parser.help_command = _subcommand(parser, argv)
+    args = parser.parse_args(argv)
     remember_command(argv)
     setup_logging(args.verbose, args.quiet)
     try:
@@ -72,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("virnucpro: interrupted", file=sys.stderr)
         return 130
+
+
+def _subcommand(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """`virnucpro CMD` when argv starts with a subcommand's name, else None."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return f"virnucpro {argv[0]}" if argv and argv[0] in sub.choices else None
 
 
 def _report(exc: VirnucproError) -> int:

@@ -31,6 +31,8 @@ class NucleotideCheck:
         self.seen += len(text)
         share = sum(text.count(c) for c in NUCLEOTIDES) / max(1, len(text))
         if share < MIN_SHARE:
-            raise InputError(f"{self.source!r} looks like protein, not DNA: only {share:.0%} of the letters of records "
-                             f"{first_record}-{self.records} (first: {batch.ids[0][:40]!r}) are A/C/G/T/U/N; give "
-                             "nucleotide reads or contigs (predict translates them itself)")
+            name = repr(batch.ids[0][:40])
+            which = (f"record {first_record} ({name})" if first_record == self.records
+                     else f"records {first_record}-{self.records} (first: {name})")
+            raise InputError(f"{self.source!r} looks like protein, not DNA: only {share:.0%} of the letters of {which} "
+                             "are A/C/G/T/U/N; give nucleotide reads or contigs (predict translates them itself)")

@@ -57,7 +57,12 @@ def check_owner(root: Path, owner: str) -> None:
     found = owner_of(root)
     if found is not None and found != owner:
         raise ResumeError(f"{root} holds a `virnucpro {found}` run, and `{owner}` never replaces another command's "
-                          f"run (not even with --force): use another -o/--output-dir")
+                          f"run (not even with --force): use another {where_flag(owner)}")
+
+
+def where_flag(command: str) -> str:
+    """How `command` is told its directory: `workflow` takes it as an argument, every other command as -o."""
+    return "DIRECTORY" if command == "workflow" else "-o/--output-dir"
 
 
 def check_inputs_survive(out: OutputPaths, inputs: list[str | Path], written: list[Path], what: str = "input") -> None:

@@ -402,3 +402,12 @@ def test_a_protein_fasta_is_refused_naming_the_records(tmp_path, run_cli, model_
     code, _, err = run_cli("predict", two, "-o", tmp_path / "o2", *model_args)
     line = _error_line(err)
     assert code == 2 and "records 1-2 (first: 'p1')" in line, line
+
+
+def test_a_text_file_given_as_input_is_one_short_line(tmp_path, run_cli, model_args):
+    """The parser quotes the offending input line: a long one is cut, so the error stays one readable line."""
+    text = _fasta(tmp_path / "notes.fa", "# notes\n\n" + "A sentence about viruses, far longer than any quote. " * 8 + "\n")
+    code, _, err = run_cli("predict", text, "-o", tmp_path / "o", *model_args)
+    line = _error_line(err)
+    assert code == 2 and "not valid FASTA/FASTQ" in line and "...'" in line and len(line) < 300, line
+    assert ".)" not in line, line

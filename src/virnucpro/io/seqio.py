@@ -7,6 +7,7 @@ import io
 import logging
 import lzma
 import os
+import re
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ def _open_stream(path: str, threads: int, keeper: TailKeeper | None = None):
     return xopen.xopen(source, "rb", threads=decompression_threads(threads))
 
 
+def _short_quotes(msg: str, keep: int = 40) -> str:
+    """The parser's message with each quoted text over `keep` characters cut (it quotes whole input lines)."""
+    return re.sub(r"'([^']{%d})[^']+'" % keep, r"'\1...'", msg)
+
+
 def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
     """Translate a parser/decompressor exception into a one-line InputError."""
     import dnaio
@@ -109,7 +115,7 @@ def _format_error(path: str, exc: BaseException, n_ok: int) -> InputError:
         return InputError(f"{src} is not a FASTA or FASTQ file (unrecognised or binary content{where}): "
                           "give a FASTA/FASTQ file (optionally gz/bz2/xz/zst compressed) or an unaligned BAM")
     if isinstance(exc, dnaio.exceptions.FileFormatError):
-        msg = str(exc).splitlines()[0]
+        msg = _short_quotes(str(exc).splitlines()[0]).rstrip(".")
         return InputError(f"{src} is not valid FASTA/FASTQ ({msg}{where}): fix or re-export the file")
     if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or _compression_words(exc):
         return InputError(f"{src} is truncated or corrupt as a compressed file ({exc}{where}): "

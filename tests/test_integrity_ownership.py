@@ -94,6 +94,23 @@ def test_predict_force_never_removes_its_own_input(name, reads, tmp_path, run_cl
     assert own.read_text() == READS
 
 
+@pytest.mark.parametrize("command", ["predict", "prepare"])
+@pytest.mark.parametrize("name", [".viral.fa.tmp-4242", "work_units/.unit_000000.tsv.tmp-7", ".input.spool-1",
+                                  ".merge-abcd1234/x.fa"])
+def test_an_input_named_like_a_leftover_temporary_is_refused_not_removed(name, command, reads, tmp_path, run_cli,
+                                                                         model_args):
+    """A run removes killed runs' temporaries from its directory on start: an input there with such a name is
+    refused before that clean-up, never deleted (found by a hostile pass: it was removed, then 'does not exist')."""
+    out = tmp_path / "run"
+    own = out / name
+    own.parent.mkdir(parents=True)
+    own.write_text(READS)
+    args = model_args if command == "predict" else []
+    code, _, err = run_cli(command, own, "-o", out, *args)
+    assert code == 2, err
+    assert own.read_text() == READS
+
+
 def test_predict_input_elsewhere_in_its_directory_is_allowed_past_the_check(reads, tmp_path):
     from virnucpro.pipeline.outputs import OutputPaths
     from virnucpro.pipeline.ownership import check_inputs_survive

@@ -81,6 +81,24 @@ def check_inputs_survive(out: OutputPaths, inputs: list[str | Path], written: li
             if path == t or (t != root and t in path.parents):
                 raise InputError(f"{what} {str(given)!r} is one of the files this run writes in {out.root}: it would "
                                  "be overwritten or removed; use another -o/--output-dir")
+        if removed_on_start(out, path):
+            raise InputError(f"{what} {str(given)!r} is named like a temporary file of a killed run, which a run "
+                             f"removes from {out.root} on start: rename it or move it out of that directory")
+
+
+def removed_on_start(out: OutputPaths, path: Path) -> bool:
+    """Whether `path` (resolved) is where a run's clean-up looks for a killed run's leftovers: `.NAME.tmp-PID` and
+    `.merge-*` in the directory, its work units or embeddings, and spooled inputs (`.input.spool*`) in it."""
+    from virnucpro.io.seqio import SPOOLED_NAME
+    from virnucpro.pipeline.claim import STALE_MERGE, STALE_TEMPORARY
+
+    root = _resolved(out.root)
+    folders = {root, _resolved(out.units), _resolved(out.embeddings)}
+    for p in (path, *path.parents):  # the file itself, or a folder it is in (a merge folder is removed whole)
+        if p.parent in folders and (STALE_TEMPORARY.match(p.name) or STALE_MERGE.match(p.name)
+                                    or p.parent == root and p.name.startswith(SPOOLED_NAME)):
+            return True
+    return False
 
 
 def _resolved(p: Path) -> Path:

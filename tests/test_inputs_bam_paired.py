@@ -177,3 +177,24 @@ def test_prepare_takes_several_inputs_and_mates(tmp_path, run_cli, mates):
     assert code == 0, err
     for name in ("chunks.fa", "identified_nucleotide.fa", "identified_protein.faa"):
         assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "q" / name).read_bytes()
+
+
+def _ubam(path: Path, reads) -> Path:
+    write_ubam(path, [(n, s, SINGLE) for n, s in reads])
+    return path
+
+
+@pytest.mark.parametrize("first, second", [("fa", "fq"), ("fq", "fa"), ("fa", "bam")])
+def test_mates_in_two_formats_are_refused_in_one_line(tmp_path, run_cli, model_args, first, second):
+    """A FASTA mate with a FASTQ (or BAM) mate: refused before the directory is claimed (was a KeyError at the
+    end, with complete-looking tables left behind; found by a hostile pass)."""
+    reads = _reads(4, 7)
+    make = {"fa": lambda p, r: _fasta(p.with_suffix(".fa"), r), "fq": lambda p, r: _fastq(p.with_suffix(".fq"), r),
+            "bam": lambda p, r: _ubam(p.with_suffix(".bam"), r)}
+    r1 = make[first](tmp_path / "R1", reads)
+    r2 = make[second](tmp_path / "R2", reads)
+    out = tmp_path / "out"
+    code, _, err = run_cli("predict", r1, r2, "--paired", "-o", out, *model_args, "--device", "cpu")
+    line = one_error_line(err)
+    assert code == 2 and "--paired" in line and "one format" in line, line
+    assert not (out / "sequences.tsv").exists() and not (out / "run_info.json").exists()

@@ -16,6 +16,20 @@ from virnucpro.errors import InputError
 Groups = Iterator[tuple[list[str], list[str]]]
 
 
+def refuse_mixed_formats(paths: tuple[str, str], names: tuple[str, str]) -> None:
+    """Raises InputError if one mate file is FASTA and the other FASTQ or BAM: a pair's reads go to one file kind
+    (viral_R1/R2.fa or .fq), and a FASTA mate has no qualities to give."""
+    from virnucpro.io.source_records import file_kind
+
+    if "-" in paths:
+        return
+    kinds = [file_kind(p) for p in paths]
+    if None not in kinds and kinds[0] != kinds[1]:
+        said = {"fa": "FASTA", "fq": "FASTQ/BAM"}
+        raise InputError(f"--paired: {names[0]} is {said[kinds[0]]} but {names[1]} is {said[kinds[1]]}: give both "
+                         "mates in one format (convert the FASTQ mate with `seqtk seq -a`, or pass the FASTQ of both)")
+
+
 def refuse_same_file(paths: tuple[str, str], names: tuple[str, str]) -> None:
     """Raises InputError if the two mate files are one file (same path, a link) or two copies (same content).
 

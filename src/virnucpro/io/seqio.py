@@ -188,6 +188,7 @@ def _groups(paths: list[str], size: int, stats: ReadStats, threads: int, paired:
                          "pair separately")
     names = (_describe(paths[0]), _describe(paths[1]))
     mates.refuse_same_file((paths[0], paths[1]), names)
+    mates.refuse_mixed_formats((paths[0], paths[1]), names)
     return mates.two_files(groups(paths[0]), groups(paths[1]), names)
 
 

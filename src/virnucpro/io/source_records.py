@@ -72,7 +72,7 @@ def input_keys(paths: list[str], paired: bool = False) -> list[str]:
     """
     keys = set()
     for k, path in enumerate(paths):
-        kind = _kind(path)
+        kind = file_kind(path)
         if kind is None:
             continue
         mates = (0,) if not paired else (1, 2) if len(paths) == 1 else (k + 1,)
@@ -80,7 +80,8 @@ def input_keys(paths: list[str], paired: bool = False) -> list[str]:
     return sorted(keys)
 
 
-def _kind(path: str) -> str | None:
+def file_kind(path: str) -> str | None:
+    """'fq' (FASTQ or BAM: reads with qualities), 'fa' (FASTA), or None (empty or neither), from the first bytes."""
     import xopen
 
     from virnucpro.io.bam import MAGIC

@@ -193,3 +193,23 @@ def test_gz_cut_at_a_member_or_block_boundary_is_refused(tmp_path, cut):
     (tmp_path / "c.fq.gz").write_bytes(data)
     with pytest.raises(InputError, match="truncated or corrupt"):
         _all([tmp_path / "c.fq.gz"])
+
+
+@pytest.mark.parametrize("record, where, line", [
+    (b"@r2 x\ry\nACGTACGTAC\n+\nIIIIIIIIII\n", "header", 5),  # a lone CR: a line break to the next tool
+    (b"@r2 x\x1b[31mred\nACGTACGTAC\n+\nIIIIIIIIII\n", "header", 5),  # ESC: a terminal escape in viral.fq
+    (b"@r2\nACGTACGTAC\n+\nIIII\rIIIII\n", "qualities", 8),
+    (b"@r2\nACGTACGTAC\n+\nIIII IIIII\n", "qualities", 8),
+])
+def test_fastq_headers_and_qualities_with_control_bytes_are_refused(tmp_path, record, where, line):
+    """They would be written back to viral.fq as they are (and a lone CR broke the shard slices: a merged viral.fq
+    with bases for qualities; found by a hostile pass). A tab in a header is a description's and stays."""
+    path = tmp_path / "x.fq"
+    path.write_bytes(_fastq_text(_reads(1)) + record)
+    with pytest.raises(InputError) as exc:
+        _all([path])
+    text = str(exc.value)
+    assert f"line {line}: record 2 " in text and f"in its {where}" in text and "\n" not in text, text
+    ok = tmp_path / "tab.fq"
+    ok.write_bytes(b"@r1 desc\twith tab\nACGTACGTAC\n+\nIIIIIIIIII\n")
+    assert _all([ok]) == [("r1", "ACGTACGTAC")]

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from collections.abc import Iterator
+
+HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header may hold tabs; no other byte below space
+NOT_PHRED33 = re.compile(r"[^!-~]")  # a quality character is '!' (Q0) to '~' (Q93)
+
+
+class BadRecord(ValueError):
+    """A FASTQ record whose header or qualities hold a byte they cannot (`index`: its place in the group)."""
+
+    def __init__(self, index: int, where: str, char: str) -> None:
+        super().__init__(f"{char!r} in the {where}")
+        self.index, self.where, self.char = index, where, char
 
 
 def record_id(header: str) -> str:
@@ -27,8 +39,24 @@ def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
         fasta = isinstance(reader, dnaio.FastaReader)
         records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
         while recs := list(itertools.islice(records, size)):
+            if not fasta:
+                check_fastq(recs)
             seqs = [r.sequence for r in recs]
             yield [record_id(r.name) for r in recs], drop_inner_blanks(seqs) if fasta else seqs
+
+
+def check_fastq(recs) -> None:
+    """Refuse a control byte (a lone CR, ESC, ...) in a header and anything but '!'-'~' in the qualities: both are
+    written back to viral.fq, and a lone CR there reads as a line break to the next tool (one regex pass per group).
+
+    Raises:
+        BadRecord: the first such record of the group.
+    """
+    for where, texts, bad in (("header", [r.name for r in recs], HEADER_CONTROL),
+                              ("qualities", [r.qualities for r in recs], NOT_PHRED33)):
+        if bad.search("".join(texts)):
+            i = next(k for k, t in enumerate(texts) if bad.search(t))
+            raise BadRecord(i, where, bad.search(texts[i]).group())
 
 
 def drop_inner_blanks(seqs: list[str]) -> list[str]:

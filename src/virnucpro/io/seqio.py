@@ -23,7 +23,7 @@ from virnucpro.io.end_marker import TailKeeper, check_end_marker, check_ends, ch
 from virnucpro.errors import InputError
 from virnucpro.io.locate import CONTROL, CONTROL_TEXT, first_non_ascii, record_line
 from virnucpro.io.repeated import duplicate_error, refuse_repeated_inputs
-from virnucpro.io.record_groups import dnaio_groups, fasta_groups, peekable, rebatch
+from virnucpro.io.record_groups import BadRecord, dnaio_groups, fasta_groups, peekable, rebatch
 from virnucpro.io.rna import u_as_t
 
 log = logging.getLogger("virnucpro")
@@ -217,6 +217,12 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
             check_ends(keeper.head, keeper.tail, _describe(path))
     except InputError:
         raise
+    except BadRecord as exc:
+        no = done + exc.index + 1
+        head = record_line(path, no, None) if path != "-" else None
+        line = f" line {head + (3 if exc.where == 'qualities' else 0)}" if head else ""  # a FASTQ record: 4 lines
+        raise InputError(f"{_describe(path)}{line}: record {no} has the byte {exc.char!r} in its {exc.where}: the "
+                         "file is corrupt; fix or re-export it") from None
     except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error
         raise _format_error(path, exc, done) from None
 

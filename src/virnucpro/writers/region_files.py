@@ -53,7 +53,7 @@ class RegionRow:
 
 def region_rows(path: Path) -> Iterator[RegionRow]:
     """The rows of a regions.tsv (header skipped), streamed."""
-    with open(path) as fh:
+    with open(path, newline="\n") as fh:
         next(fh, None)
         for line in fh:
             yield RegionRow.parse(line)

@@ -59,7 +59,7 @@ def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[Sour
 
 def unit_rows(path: Path) -> Iterator[tuple[str, int, str]]:
     """(seq_id, length, verdict) of each S row of a committed unit, in input order."""
-    with open(path) as fh:
+    with open(path, newline="\n") as fh:  # lines end at LF only: no other byte may split a stored line
         for line in fh:
             if line[0] == "S":
                 f = line[2:-1].split("\t")
@@ -170,7 +170,7 @@ def slice_keys(path: Path) -> list[str]:
 def read_slices(paths: Iterable[Path]) -> Iterator[Stored]:
     """The stored records of the slices in order (one record's lines at a time)."""
     for path in paths:
-        with open(path) as fh:
+        with open(path, newline="\n") as fh:  # as written: a stored header or quality is split at LF only
             lines = iter(fh)
             for meta in lines:
                 if meta[:2] != "R\t":

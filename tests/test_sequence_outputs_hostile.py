@@ -92,3 +92,26 @@ def test_a_mistyped_input_is_said_before_any_model_is_looked_up(tmp_path, run_cl
                            tmp_path / "empty_models")
     assert code == 2 and "does not exist" in one_error_line(err)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_input_replaced_during_the_run_stops_before_the_sequence_files(tmp_path, run_cli, model_args, monkeypatch):
+    """Replaced after its records were classified by a file of the same IDs and lengths: the tables are of the old
+    bytes, so writing viral.fa from the new ones would pass every ID and length check. The re-read hashes the file
+    and stops, exit 3, with nothing sealed as complete (found by a hostile pass: exit 0 with the new bases)."""
+    import virnucpro.writers.sequences as sequences
+
+    fasta = tmp_path / "race.fa"
+    fasta.write_text(f">a\n{_viral_seq()}\n>b\n{'ACGT' * 150}\n")
+    real = sequences.source_records
+
+    def replaced_first(paths, *args, **kwargs):
+        fasta.write_text(fasta.read_text().replace("ACGT", "TGCA"))  # same IDs, same lengths, other bases
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(sequences, "source_records", replaced_first)
+    out = tmp_path / "out"
+    code, _, err = run_cli("predict", fasta, "-o", out, *model_args)
+    line = one_error_line(err)
+    assert code == 3 and "changed during the run" in line and "race.fa" in line, line
+    assert not (out / "viral.fa").exists() and not (out / "regions.fa").exists()
+    assert json.loads((out / "run_info.json").read_text())["status"] != "complete"

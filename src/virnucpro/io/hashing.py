@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 from virnucpro.io.verified import NOTHING_REMEMBERED, VerifiedFiles, file_key
@@ -29,3 +30,31 @@ def sha256_model(path: Path, records: VerifiedFiles = NOTHING_REMEMBERED) -> dic
         return {path.name: sha256_file(path, records)}
     names = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json")
     return {n: sha256_file(path / n, records) for n in names if (path / n).exists()}
+
+
+class HashingReader(io.RawIOBase):
+    """A binary file read through this is hashed as it is read; `finish()` reads the rest and gives the sha256 of
+    every byte (a decompressor may stop before trailing bytes); `release()` closes the file."""
+
+    def __init__(self, fh) -> None:
+        super().__init__()
+        self.fh, self.hash = fh, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.fh.readinto(buffer)
+        if n:
+            self.hash.update(memoryview(buffer)[:n])
+        return n
+
+    def finish(self) -> str:
+        while block := self.fh.read(1 << 20):
+            self.hash.update(block)
+        return self.hash.hexdigest()
+
+    def release(self) -> None:
+        """Close the file itself (closing this reader, as a decompressor does when it ends, leaves the file open
+        for `finish`)."""
+        self.fh.close()

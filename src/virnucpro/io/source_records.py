@@ -30,17 +30,26 @@ class SourceRecord(NamedTuple):
     reverse: bool = False  # BAM flag 16: `samtools fastq` writes it reverse-complemented
 
 
-def source_records(paths: list[str], paired: bool = False, threads: int = 1) -> Iterator[SourceRecord]:
-    """Every non-empty record of the files in the run's order (one file after another, or mates interleaved)."""
+def source_records(paths: list[str], paired: bool = False, threads: int = 1,
+                   digests: list[str] | None = None) -> Iterator[SourceRecord]:
+    """Every non-empty record of the files in the run's order (one file after another, or mates interleaved).
+
+    Args:
+        digests: each file's sha256 as the run recorded it; a file read to its end with other bytes stops the
+            pass (the file was replaced under the run: same IDs and lengths would pass the caller's check).
+    Raises:
+        IntegrityError: a file's bytes are no longer those the run hashed.
+    """
+    expect = digests or [None] * len(paths)
     if not paired:
-        for path in paths:
-            yield from _kept(_raw(path, threads, 0))
+        for path, digest in zip(paths, expect):
+            yield from _kept(_raw(path, threads, 0, digest))
         return
     if len(paths) == 1:
-        raw = _raw(paths[0], threads, 0)
+        raw = _raw(paths[0], threads, 0, expect[0])
         pairs = zip(raw, raw)  # R1, R2, R1, ... of one interleaved file
     else:
-        pairs = zip_longest(_raw(paths[0], threads, 1), _raw(paths[1], threads, 2))
+        pairs = zip_longest(_raw(paths[0], threads, 1, expect[0]), _raw(paths[1], threads, 2, expect[1]))
     for a, b in pairs:
         if a is None or b is None:  # the scan refused such inputs: the file changed since
             return
@@ -93,19 +102,35 @@ def file_kind(path: str) -> str | None:
     return "fa" if head[:1] == b">" else None
 
 
-def _raw(path: str, threads: int, mate: int) -> Iterator[SourceRecord]:
-    """The records of one file with the run's ID as `run_id` (empty ones included)."""
+def _raw(path: str, threads: int, mate: int, digest: str | None = None) -> Iterator[SourceRecord]:
+    """The records of one file with the run's ID as `run_id` (empty ones included); with `digest`, the file's
+    bytes are hashed as they are read and checked against it at the end."""
+    import io
+
     import xopen
 
     from virnucpro.cpus import decompression_threads
     from virnucpro.io.bam import MAGIC
+    from virnucpro.io.hashing import HashingReader
 
-    with xopen.xopen(path, "rb", threads=decompression_threads(threads)) as raw:
-        stream = peekable(raw)
-        if stream.peek(4)[:4] == MAGIC:
-            yield from _bam(stream, mate)
-        else:
-            yield from _text(stream, mate)
+    hashed = HashingReader(open(path, "rb")) if digest else None
+    source = io.BufferedReader(hashed, 1 << 20) if hashed else path
+    try:
+        with xopen.xopen(source, "rb", threads=decompression_threads(threads)) as raw:
+            stream = peekable(raw)
+            if stream.peek(4)[:4] == MAGIC:
+                yield from _bam(stream, mate)
+            else:
+                yield from _text(stream, mate)
+        changed = hashed is not None and hashed.finish() != digest  # after xopen's reader threads have stopped
+    finally:
+        if hashed is not None:
+            hashed.release()
+    if changed:
+        from virnucpro.errors import IntegrityError
+
+        raise IntegrityError(f"{path!r} changed during the run (not the bytes hashed at its start): restore it and "
+                             "rerun the same command, or rerun with --force to classify it as it is now")
 
 
 def _text(stream, mate: int) -> Iterator[SourceRecord]:

@@ -114,7 +114,8 @@ def run(cfg: PredictConfig, preloaded=None) -> dict:
                 say_nothing_to_compute(len(plans), r.shard)
             clock.lap("compute")  # zero on one device: there compute is charged to its three parts
             info["devices"] = [d.summary() for d in per_device]
-            source = Source([s.path for s in inputs.sources], cfg.paired, r.threads)  # re-read for the sequence files
+            source = Source([s.path for s in inputs.sources], cfg.paired, r.threads,  # re-read for the sequence files
+                            [s.sha256 for s in inputs.sources])
             if r.shard is not None:
                 finish_shard(out, info, plans, clock, r.shard, source)
             elif cfg.extract:

@@ -32,9 +32,10 @@ class Source:
     paths: list[str]
     paired: bool
     threads: int = 1
+    digests: list[str] | None = None  # each file's sha256 recorded at the start: checked as it is read again
 
     def records(self) -> Iterator[SourceRecord]:
-        return source_records(self.paths, self.paired, self.threads)
+        return source_records(self.paths, self.paired, self.threads, self.digests)
 
     def keys(self) -> list[str]:
         return input_keys(self.paths, self.paired)

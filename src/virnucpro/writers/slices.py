@@ -48,6 +48,9 @@ def stored_units(out: OutputPaths, plans: list[UnitPlan], records: Iterator[Sour
             continue
         checked = _checked(mine, unit_rows(unit_path(out.units, plan.index)), plan)
         yield plan, needed(checked, min_length)
+    if next(records, None) is not None:  # reading to the end also checks the file's sha256 (source_records)
+        raise IntegrityError("the input now has more records than the run read: the input changed during the run; "
+                             "rerun with --force")
 
 
 def write_slices(out: OutputPaths, plans: list[UnitPlan], records: Iterator[SourceRecord], min_length: int,

@@ -194,6 +194,12 @@ static int split_lines(Split *sp, const unsigned char *s, Py_ssize_t n) {
         while (b > a && IS_WS[s[b - 1]]) b--;
         if (a < b && s[a] == '>') {
             if (finish_record(sp) < 0) return -1;
+            for (Py_ssize_t j = a + 1; j < b; j++) { /* a header goes back out in viral.fa: no control byte but tab */
+                if ((s[j] < 0x20 && s[j] != '\t') || s[j] == 0x7f) {
+                    PyErr_Format(PyExc_ValueError, "header-control:%zd:%d", PyList_GET_SIZE(sp->ids), (int)s[j]);
+                    return -1;
+                }
+            }
             Py_ssize_t i0 = a + 1, i1;
             while (i0 < b && IS_WS[s[i0]]) i0++;
             for (i1 = i0; i1 < b && !IS_WS[s[i1]]; i1++) {}

@@ -13,7 +13,7 @@ NOT_PHRED33 = re.compile(r"[^!-~]")  # a quality character is '!' (Q0) to '~' (Q
 
 
 class BadRecord(ValueError):
-    """A FASTQ record whose header or qualities hold a byte they cannot (`index`: its place in the group)."""
+    """A record whose header or qualities hold a byte they cannot (`index`: its place in the group)."""
 
     def __init__(self, index: int, where: str, char: str) -> None:
         super().__init__(f"{char!r} in the {where}")
@@ -39,10 +39,20 @@ def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
         fasta = isinstance(reader, dnaio.FastaReader)
         records = iter(reader)  # one iterator: each iter(reader) would restart from the raw stream
         while recs := list(itertools.islice(records, size)):
-            if not fasta:
+            if fasta:
+                check_headers(recs)
+            else:
                 check_fastq(recs)
             seqs = [r.sequence for r in recs]
             yield [record_id(r.name) for r in recs], drop_inner_blanks(seqs) if fasta else seqs
+
+
+def check_headers(recs) -> None:
+    """Refuse a control byte in a FASTA header (it goes back out in viral.fa), as the compiled splitter does."""
+    names = [r.name for r in recs]
+    if HEADER_CONTROL.search("".join(names)):
+        i = next(k for k, t in enumerate(names) if HEADER_CONTROL.search(t))
+        raise BadRecord(i, "header", HEADER_CONTROL.search(names[i]).group())
 
 
 def check_fastq(recs) -> None:
@@ -75,7 +85,13 @@ def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str]
     or raises the error it would have raised on the whole file.
     """
     for text in whole_record_blocks(stream, block):
-        parsed = prep.split_fasta(text)
+        try:
+            parsed = prep.split_fasta(text)
+        except ValueError as exc:  # "header-control:INDEX:BYTE": a control byte in a header line
+            tag, index, byte = str(exc).split(":")
+            if tag != "header-control":
+                raise
+            raise BadRecord(int(index), "header", chr(int(byte))) from None
         if parsed is None:
             yield from dnaio_groups(io.BytesIO(text), 1 << 30)
         else:

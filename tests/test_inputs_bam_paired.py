@@ -128,6 +128,7 @@ def test_old_style_mate_suffixes_pair_too(tmp_path, run_cli, model_args, mates):
     ("swapped", "pair 3 has the IDs 'r2' and 'r3'"),
     ("odd", "odd number of reads"),
     ("three", "two mate files (R1 R2) or one interleaved file, not 3"),
+    ("first_twice", "pair 1 has the IDs 'r0/1' and 'r0/1'"),  # two R1 files of old-style names: no pair
 ])
 def test_paired_refusals(tmp_path, run_cli, model_args, mates, case, expect):
     f1, f2, r1, r2, _ = mates
@@ -135,6 +136,9 @@ def test_paired_refusals(tmp_path, run_cli, model_args, mates, case, expect):
         args = [f1, _fastq(tmp_path / "short.fq", r2[:-1])]
     elif case == "swapped":
         args = [f1, _fastq(tmp_path / "swap.fq", r2[:2] + [r2[3], r2[2]] + r2[4:])]
+    elif case == "first_twice":
+        args = [_fastq(tmp_path / "a_1.fq", [(n + "/1", s) for n, s in r1]),
+                _fastq(tmp_path / "b_1.fq", [(n + "/1", s[::-1]) for n, s in r2])]
     elif case == "odd":
         args = [_fastq(tmp_path / "odd.fq", [x for a, b in zip(r1, r2) for x in (a, b)][:-1])]
     else:

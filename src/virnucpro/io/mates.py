@@ -108,9 +108,10 @@ def _interleave(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]], 
 
 
 def mate_name(first: str, second: str) -> str | None:
-    """The shared read name of two mate IDs (`r1`/`r1`, or `r1/1`/`r1/2`), else None."""
+    """The shared read name of two mate IDs (`r1`/`r1`, or `r1/1`/`r1/2`), else None (also for `r1/1` twice: two
+    first mates, not a pair)."""
     if first == second:
-        return first
+        return None if first.endswith(("/1", "/2")) else first
     if first.endswith("/1") and second.endswith("/2") and first[:-2] == second[:-2]:
         return first[:-2]
     return None

@@ -32,12 +32,16 @@ def owner_of(root: Path) -> str | None:
     return _owner_by_files(OutputPaths(root))
 
 
+def _real_dir(p: Path) -> bool:
+    return p.is_dir() and not p.is_symlink()
+
+
 def _owner_by_files(out: OutputPaths) -> str | None:
     """The owner inferred from the files a run leaves, for a run_info.json that is missing, damaged or not
     a virnucpro record (an older run, or one whose record was edited away: its results still are not ours)."""
-    if out.embeddings.is_dir():
+    if _real_dir(out.embeddings):  # a link planted there is no run: the claim names it
         return "extract"
-    if out.units.is_dir() or any(p.exists() for p in out.tables()):
+    if _real_dir(out.units) or any(p.exists() for p in out.tables()):
         return "predict"
     if any(p.exists() for p in out.prepare_files()):
         return "prepare"

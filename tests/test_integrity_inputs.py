@@ -218,7 +218,8 @@ def test_fastq_headers_and_qualities_with_control_bytes_are_refused(tmp_path, re
 @pytest.mark.parametrize("pure", ["0", "1"], ids=["compiled", "numpy"])
 def test_a_fasta_header_with_a_control_byte_is_refused_on_every_parse_path(tmp_path, monkeypatch, pure):
     """A FASTA header goes back out in viral.fa: ESC there is a terminal escape for whoever reads the file (found by
-    a hostile pass). A tab in a description stays; a lone CR is a line end, as Biopython reads it."""
+    a hostile pass). A tab in a description stays, and ^A (NCBI nt/nr join deflines with it); a lone CR is a line
+    end, as Biopython reads it."""
     monkeypatch.setenv("VIRNUCPRO_PURE_PYTHON", pure)
     bad = tmp_path / "esc.fa"
     bad.write_bytes(b">r0\nACGTACGT\n>r1 x\x1b[31mred\nACGTACGTAC\n")
@@ -226,5 +227,5 @@ def test_a_fasta_header_with_a_control_byte_is_refused_on_every_parse_path(tmp_p
         _all([bad])
     assert "line 3: record 2 has the byte '\\x1b' in its header" in str(exc.value), exc.value
     ok = tmp_path / "ok.fa"
-    ok.write_bytes(b">r0 a\tb\nACGTACGT\n>r1 x\rACGT\n")
+    ok.write_bytes(b">r0 a\tb\x01gi|2 other defline\nACGTACGT\n>r1 x\rACGT\n")  # ^A: NCBI's defline separator
     assert _all([ok]) == [("r0", "ACGTACGT"), ("r1", "ACGT")]

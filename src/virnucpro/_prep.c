@@ -195,7 +195,7 @@ static int split_lines(Split *sp, const unsigned char *s, Py_ssize_t n) {
         if (a < b && s[a] == '>') {
             if (finish_record(sp) < 0) return -1;
             for (Py_ssize_t j = a + 1; j < b; j++) { /* a header goes back out in viral.fa: no control byte but tab */
-                if ((s[j] < 0x20 && s[j] != '\t') || s[j] == 0x7f) {
+                if ((s[j] < 0x20 && s[j] != '\t' && s[j] != 0x01) || s[j] == 0x7f) { /* and NCBI's ^A separator */
                     PyErr_Format(PyExc_ValueError, "header-control:%zd:%d", PyList_GET_SIZE(sp->ids), (int)s[j]);
                     return -1;
                 }

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 
 HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header may hold tabs; no other byte below space
+FASTA_HEADER_CONTROL = re.compile(r"[\x00\x02-\x08\x0a-\x1f\x7f]")  # and ^A, which joins NCBI's deflines (nt, nr)
 NOT_PHRED33 = re.compile(r"[^!-~]")  # a quality character is '!' (Q0) to '~' (Q93)
 
 
@@ -50,9 +51,9 @@ def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
 def check_headers(recs) -> None:
     """Refuse a control byte in a FASTA header (it goes back out in viral.fa), as the compiled splitter does."""
     names = [r.name for r in recs]
-    if HEADER_CONTROL.search("".join(names)):
-        i = next(k for k, t in enumerate(names) if HEADER_CONTROL.search(t))
-        raise BadRecord(i, "header", HEADER_CONTROL.search(names[i]).group())
+    if FASTA_HEADER_CONTROL.search("".join(names)):
+        i = next(k for k, t in enumerate(names) if FASTA_HEADER_CONTROL.search(t))
+        raise BadRecord(i, "header", FASTA_HEADER_CONTROL.search(names[i]).group())
 
 
 def check_fastq(recs) -> None:

@@ -115,3 +115,18 @@ def test_an_input_replaced_during_the_run_stops_before_the_sequence_files(tmp_pa
     assert code == 3 and "changed during the run" in line and "race.fa" in line, line
     assert not (out / "viral.fa").exists() and not (out / "regions.fa").exists()
     assert json.loads((out / "run_info.json").read_text())["status"] != "complete"
+
+
+def test_a_merge_that_cannot_account_for_a_region_names_the_shards_not_force(tmp_path):
+    """`merge --force` reads the same shards again, so it cannot help: the fix named is the shards' predict commands."""
+    import pytest
+
+    from virnucpro.errors import IntegrityError
+    from virnucpro.io.source_records import SourceRecord
+    from virnucpro.writers.region_files import RegionRow, RegionWriter
+    from virnucpro.writers.sequences import RERUN_SHARDS
+
+    row = RegionRow("a", "1", 1501, 2500, "1000", "2", "2", "0.9")
+    writer = RegionWriter(iter([row]), io.StringIO(), io.StringIO(), tmp_path, RERUN_SHARDS)
+    with pytest.raises(IntegrityError, match="rerun the shards' predict commands with --force, then merge again"):
+        writer.add(SourceRecord("a", "a", "A", "", "fa", 0))

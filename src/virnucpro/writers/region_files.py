@@ -84,8 +84,9 @@ def gff_feature(row: RegionRow) -> str:
 class RegionWriter:
     """Feed the stored records in input order; writes each record's regions.tsv rows to both files."""
 
-    def __init__(self, rows: Iterator[RegionRow], fasta: IO[str], gff: IO[str], scratch: Path) -> None:
-        self.rows, self.fasta, self.gff = rows, fasta, gff
+    def __init__(self, rows: Iterator[RegionRow], fasta: IO[str], gff: IO[str], scratch: Path,
+                 fix: str = "rerun with --force") -> None:
+        self.rows, self.fasta, self.gff, self.fix = rows, fasta, gff, fix
         self.head = next(rows, None)
         self.written = 0
         scratch.mkdir(parents=True, exist_ok=True)
@@ -99,7 +100,7 @@ class RegionWriter:
         while self.head is not None and self.head.seq_id == r.run_id:
             if not 1 <= self.head.start <= self.head.end <= len(r.seq):
                 raise IntegrityError(f"regions.tsv: {self.head.name} ({self.head.start}-{self.head.end}) lies outside "
-                                     f"its {len(r.seq)}-bp sequence: rerun with --force")
+                                     f"its {len(r.seq)}-bp sequence: {self.fix}")
             self.fasta.write(fasta_record(self.head, r))
             self._features.write(gff_feature(self.head))
             self.written += 1
@@ -112,8 +113,7 @@ class RegionWriter:
             IntegrityError: a regions.tsv row names a sequence that was not stored (or not in input order).
         """
         if self.head is not None:
-            raise IntegrityError(f"regions.tsv names {self.head.seq_id!r}, whose sequence was not stored: rerun with "
-                                 "--force")
+            raise IntegrityError(f"regions.tsv names {self.head.seq_id!r}, whose sequence was not stored: {self.fix}")
         with self._features as fh:
             fh.seek(0)
             shutil.copyfileobj(fh, self.gff, 1 << 20)

@@ -76,19 +76,24 @@ def write_sequence_files(out: OutputPaths, info: dict, plans: list[UnitPlan], so
         slices = [out.unit_sequences(p.index) for p in plans]
         keys = slice_keys(slices[0]) if slices else []
         stored = read_slices(slices)
-    return _write(out, keys, stored, virus, regions)
+    return _write(out, keys, stored, virus, regions, RERUN if source is not None else RERUN_SHARDS)
 
 
-def _write(out: OutputPaths, keys: list[str], stored: Iterator, virus: int, regions: int) -> dict[str, int]:
+RERUN = "rerun with --force"
+RERUN_SHARDS = "rerun the shards' predict commands with --force, then merge again"  # merge reads no input
+
+
+def _write(out: OutputPaths, keys: list[str], stored: Iterator, virus: int, regions: int,
+           fix: str = RERUN) -> dict[str, int]:
     """The viral files named by `keys` and the two region files, from the stored (verdict, record) stream."""
     viral_paths = [out.viral(k[:2], int(k[2:])) for k in keys]
     with atomic_files([*viral_paths, out.regions_fasta, out.regions_gff3]) as handles:
-        region_writer = RegionWriter(region_rows(out.regions), handles[-2], handles[-1], out.units)
+        region_writer = RegionWriter(region_rows(out.regions), handles[-2], handles[-1], out.units, fix)
         seen = {"virus": 0}
         paired = any(k[2:] != "0" for k in keys)
         counts = write_viral(viral_records(_feeding(stored, region_writer, seen), paired), dict(zip(keys, handles)))
         written = region_writer.close()
-    _check(seen["virus"], virus, written, regions)
+    _check(seen["virus"], virus, written, regions, fix)
     log.info("viral sequences: %s; %d region(s) in %s and %s", ", ".join(
         f"{counts[k]} in {p.name}" for k, p in zip(keys, viral_paths)) or "none", written, out.regions_fasta.name,
         out.regions_gff3.name)
@@ -104,10 +109,10 @@ def _feeding(stored, regions: RegionWriter, seen: dict) -> Iterator:
         yield verdict, r
 
 
-def _check(stored_virus: int, virus: int, written: int, regions: int) -> None:
+def _check(stored_virus: int, virus: int, written: int, regions: int, fix: str = RERUN) -> None:
     if stored_virus != virus or written != regions:
         raise IntegrityError(f"the sequence files do not account for the tables ({stored_virus} of {virus} virus "
-                             f"sequences, {written} of {regions} regions): rerun with --force")
+                             f"sequences, {written} of {regions} regions): {fix}")
 
 
 def _min_length(info: dict) -> int:

@@ -200,6 +200,7 @@ def test_gz_cut_at_a_member_or_block_boundary_is_refused(tmp_path, cut):
     (b"@r2 x\x1b[31mred\nACGTACGTAC\n+\nIIIIIIIIII\n", "header", 5),  # ESC: a terminal escape in viral.fq
     (b"@r2\nACGTACGTAC\n+\nIIII\rIIIII\n", "qualities", 8),
     (b"@r2\nACGTACGTAC\n+\nIIII IIIII\n", "qualities", 8),
+    (b"@r2\nACGTA CGTA\n+\nIIIIIIIIII\n", "sequence", 6),  # a space counted as a base (hostile pass)
 ])
 def test_fastq_headers_and_qualities_with_control_bytes_are_refused(tmp_path, record, where, line):
     """They would be written back to viral.fq as they are (and a lone CR broke the shard slices: a merged viral.fq

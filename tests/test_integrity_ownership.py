@@ -219,3 +219,20 @@ def test_report_refuses_another_commands_directory(owner, tmp_path, run_cli):
     code, _, err = run_cli("report", out)
     assert code == 2 and f"virnucpro {owner}" in one_error_line(err)
     assert not (out / "report.html").exists()
+
+
+def test_stdin_redirected_from_a_file_the_clean_up_removes_is_refused(tmp_path, model_args):
+    """`predict - -o DIR < DIR/.x.tmp-123`: the file behind stdin is checked like a named input (was deleted by the
+    start-up clean-up while the run read it, exit 0; found by a hostile pass)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    out.mkdir()
+    own = out / ".x.tmp-123"
+    own.write_text(READS)
+    with open(own, "rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "virnucpro", "predict", "-", "-o", str(out), "--device", "cpu",
+                               *map(str, model_args)], stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "named like a temporary file" in one_error_line(done.stderr), done.stderr
+    assert own.read_text() == READS

@@ -411,3 +411,15 @@ def test_a_text_file_given_as_input_is_one_short_line(tmp_path, run_cli, model_a
     line = _error_line(err)
     assert code == 2 and "not valid FASTA/FASTQ" in line and "...'" in line and len(line) < 300, line
     assert ".)" not in line, line
+
+
+@pytest.mark.parametrize("flag, given, says", [("--dnabert", "esm_dir", "holds an ESM-2 model"),
+                                                ("--esm", "dnabert_dir", "holds a DNABERT-S model")])
+def test_one_encoder_flag_given_the_other_model_is_named_before_any_download(tmp_path, run_cli, tiny_models, flag,
+                                                                             given, says):
+    """Only one flag given (the other model from the hub): the swap is named before the other model is fetched."""
+    code, _, err = run_cli("predict", _fasta(tmp_path / "c.fa"), "-o", tmp_path / "o", flag,
+                           getattr(tiny_models, given), "--offline", "--model-dir", tmp_path / "empty_cache",
+                           "--device", "cpu")
+    line = _error_line(err)
+    assert code == 2 and says in line and "virnucpro download" not in line, line

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header may hold tabs; no other byte below space
 FASTA_HEADER_CONTROL = re.compile(r"[\x00\x02-\x08\x0a-\x1f\x7f]")  # and ^A, which joins NCBI's deflines (nt, nr)
 NOT_PHRED33 = re.compile(r"[^!-~]")  # a quality character is '!' (Q0) to '~' (Q93)
+SPACE = re.compile(r" ")  # in a FASTQ sequence (FASTA drops it, as Biopython does; other blanks are control bytes)
 
 
 class BadRecord(ValueError):
@@ -57,13 +58,15 @@ def check_headers(recs) -> None:
 
 
 def check_fastq(recs) -> None:
-    """Refuse a control byte (a lone CR, ESC, ...) in a header and anything but '!'-'~' in the qualities: both are
-    written back to viral.fq, and a lone CR there reads as a line break to the next tool (one regex pass per group).
+    """Refuse a control byte (a lone CR, ESC, ...) in a header, a space in a sequence (it would count as a base) and
+    anything but '!'-'~' in the qualities: they are written back to viral.fq, and a lone CR there reads as a line
+    break to the next tool (one regex pass per group and field).
 
     Raises:
         BadRecord: the first such record of the group.
     """
     for where, texts, bad in (("header", [r.name for r in recs], HEADER_CONTROL),
+                              ("sequence", [r.sequence for r in recs], SPACE),
                               ("qualities", [r.qualities for r in recs], NOT_PHRED33)):
         if bad.search("".join(texts)):
             i = next(k for k, t in enumerate(texts) if bad.search(t))

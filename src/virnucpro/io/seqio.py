@@ -220,7 +220,8 @@ def _file_groups(path: str, size: int, stats: ReadStats, threads: int) -> Iterat
     except BadRecord as exc:
         no = done + exc.index + 1
         head = record_line(path, no, None) if path != "-" else None
-        line = f" line {head + (3 if exc.where == 'qualities' else 0)}" if head else ""  # a FASTQ record: 4 lines
+        offset = {"sequence": 1, "qualities": 3}.get(exc.where, 0)  # a FASTQ record's 4 lines
+        line = f" line {head + offset}" if head else ""
         raise InputError(f"{_describe(path)}{line}: record {no} has the byte {exc.char!r} in its {exc.where}: the "
                          "file is corrupt; fix or re-export it") from None
     except (Exception, EOFError) as exc:  # parser/decompressor failures only: see _format_error

@@ -83,6 +83,7 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
     """
     hub = home / "hub"
     check_published(refs.classifier, chunk_size)  # before 12 GB of encoders are fetched for nothing
+    check_local_kinds(refs)
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=hub, allow_patterns=DNABERT_FILES,
                             offline=offline, in_download_command=in_download_command, flag="--dnabert DIR")
     esm = _resolve_esm(refs, hub, offline, in_download_command)
@@ -92,6 +93,7 @@ def resolve_all(refs: ModelRefs, chunk_size: int, home: Path, offline: bool,
 
 def resolve_encoders(refs: ModelRefs, home: Path, offline: bool) -> tuple[Path, Path]:
     """Local paths of DNABERT-S and ESM-2 only (training needs no classifier)."""
+    check_local_kinds(refs)
     dnabert = resolve_model(refs.dnabert, revision=refs.revision_dnabert, cache_dir=home / "hub",
                             allow_patterns=DNABERT_FILES, offline=offline, flag="--dnabert DIR")
     return dnabert, _resolve_esm(refs, home / "hub", offline, False)
@@ -128,6 +130,20 @@ def classifier_path(ref: str | None, chunk_size: int, home: Path, offline: bool,
                          f"--chunk-size {chunk_size}` on a machine with internet access (same --model-dir), or pass "
                          "a local copy with --classifier FILE")
     return download_classifier(chunk_size, target, in_download_command)
+
+
+def check_local_kinds(refs: ModelRefs) -> None:
+    """A local model directory given to the other encoder's flag is named before anything is downloaded.
+
+    Raises:
+        ModelError: from `config_checks.read_config`, naming what the directory holds (or a config it cannot read).
+    """
+    from virnucpro.models.config_checks import read_config
+
+    for ref, what in ((refs.dnabert, "DNABERT-S"), (refs.esm, "ESM-2")):
+        config = Path(ref).expanduser() / "config.json"
+        if config.is_file():
+            read_config(config, what)
 
 
 def check_published(ref: str | None, chunk_size: int) -> None:

@@ -79,15 +79,32 @@ def check_inputs_survive(out: OutputPaths, inputs: list[str | Path], written: li
     root = _resolved(out.root)
     for given in inputs:
         if str(given) == "-":
-            continue
-        path = _resolved(Path(given))
+            stdin = _stdin_file()
+            if stdin is None:  # a pipe or a terminal: what feeds it cannot be known
+                continue
+            given, path = f"- ({stdin})", stdin
+        else:
+            path = _resolved(Path(given))
         for t in (*targets, root):
             if path == t or (t != root and t in path.parents):
                 raise InputError(f"{what} {str(given)!r} is one of the files this run writes in {out.root}: it would "
                                  "be overwritten or removed; use another -o/--output-dir")
         if removed_on_start(out, path):
             raise InputError(f"{what} {str(given)!r} is named like a temporary file of a killed run, which a run "
-                             f"removes from {out.root} on start: rename it or move it out of that directory")
+                             "removes from its -o on start: rename it or move it elsewhere")
+
+
+def _stdin_file() -> Path | None:
+    """The regular file standard input is redirected from (`- < FILE`), where the system says (Linux), else None."""
+    import stat
+    import sys
+
+    try:
+        if not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+            return None
+        return _resolved(Path(os.readlink(f"/proc/self/fd/{sys.stdin.fileno()}")))
+    except (OSError, ValueError, AttributeError):  # no stdin, a replaced sys.stdin, no /proc
+        return None
 
 
 def removed_on_start(out: OutputPaths, path: Path) -> bool:

@@ -70,7 +70,7 @@ def test_defaults_lie_within_their_ranges():
 
 
 def test_int_in_names_the_range():
-    with pytest.raises(argparse.ArgumentTypeError, match="use 1 to 5"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"use 1-5$"):
         int_in(1, 5)("6")
     assert int_in(0, 5)(" 0 ") == 0
 

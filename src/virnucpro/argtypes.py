@@ -35,7 +35,7 @@ def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
         if not low <= value <= high:
             note = f" ({what})" if what else ""
-            raise argparse.ArgumentTypeError(f"{_short(value)} is out of range: use {low} to {high}{note}")
+            raise argparse.ArgumentTypeError(f"{_short(value)} is out of range: use {range_text(low, high)}{note}")
         return value
 
     parse.__name__ = "integer"  # argparse names the type in its messages

@@ -118,7 +118,7 @@ class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows a flag's default once: not when its help already says it, nor for None/False/0 defaults, nor for a
     switch that takes no value (`--no-precision-check`: its stored True is no choice the user makes).
 
-    A bounded integer flag (`argtypes.int_in`) also shows its range, unless its help already names it.
+    A bounded integer flag (`argtypes.int_in`) also shows its range, as `[low-high]`.
     """
 
     def _get_help_string(self, action: argparse.Action) -> str:
@@ -131,15 +131,12 @@ class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def with_range(action: argparse.Action) -> str:
-    """The action's help with `[low-high]` appended when its type is bounded and the help names no upper bound."""
+    """The action's help with `[low-high]` appended when its type is bounded (help texts never write the range)."""
     text = action.help or ""
     bounds = getattr(action.type, "bounds", None)
     if bounds is None or text == argparse.SUPPRESS:
         return text
-    low, high = bounds
-    if str(high) in text or f"{high:,}" in text:  # the help names the range already
-        return text
-    return f"{text} [{A.range_text(low, high)}]"
+    return f"{text} [{A.range_text(*bounds)}]"
 
 
 def subparser(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:  # noqa: A002

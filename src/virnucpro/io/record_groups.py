@@ -51,10 +51,7 @@ def dnaio_groups(stream, size: int) -> Iterator[tuple[list[str], list[str]]]:
 
 def check_headers(recs) -> None:
     """Refuse a control byte in a FASTA header (it goes back out in viral.fa), as the compiled splitter does."""
-    names = [r.name for r in recs]
-    if FASTA_HEADER_CONTROL.search("".join(names)):
-        i = next(k for k, t in enumerate(names) if FASTA_HEADER_CONTROL.search(t))
-        raise BadRecord(i, "header", FASTA_HEADER_CONTROL.search(names[i]).group())
+    _refuse_first("header", [r.name for r in recs], FASTA_HEADER_CONTROL)
 
 
 def check_fastq(recs) -> None:
@@ -65,12 +62,16 @@ def check_fastq(recs) -> None:
     Raises:
         BadRecord: the first such record of the group.
     """
-    for where, texts, bad in (("header", [r.name for r in recs], HEADER_CONTROL),
-                              ("sequence", [r.sequence for r in recs], SPACE),
-                              ("qualities", [r.qualities for r in recs], NOT_PHRED33)):
-        if bad.search("".join(texts)):
-            i = next(k for k, t in enumerate(texts) if bad.search(t))
-            raise BadRecord(i, where, bad.search(texts[i]).group())
+    _refuse_first("header", [r.name for r in recs], HEADER_CONTROL)
+    _refuse_first("sequence", [r.sequence for r in recs], SPACE)
+    _refuse_first("qualities", [r.qualities for r in recs], NOT_PHRED33)
+
+
+def _refuse_first(where: str, texts: list[str], bad: re.Pattern) -> None:
+    """Raises BadRecord for the first text `bad` matches (one pass over the joined group when none does)."""
+    if bad.search("".join(texts)):
+        i = next(k for k, t in enumerate(texts) if bad.search(t))
+        raise BadRecord(i, where, bad.search(texts[i]).group())
 
 
 def drop_inner_blanks(seqs: list[str]) -> list[str]:
@@ -92,10 +93,10 @@ def fasta_groups(stream, prep, block: int = 4 << 20) -> Iterator[tuple[list[str]
         try:
             parsed = prep.split_fasta(text)
         except ValueError as exc:  # "header-control:INDEX:BYTE": a control byte in a header line
-            tag, index, byte = str(exc).split(":")
-            if tag != "header-control":
-                raise
-            raise BadRecord(int(index), "header", chr(int(byte))) from None
+            parts = str(exc).split(":")
+            if len(parts) != 3 or parts[0] != "header-control":
+                raise  # any other error stays itself (not an unpacking error)
+            raise BadRecord(int(parts[1]), "header", chr(int(parts[2]))) from None
         if parsed is None:
             yield from dnaio_groups(io.BytesIO(text), 1 << 30)
         else:
